@@ -1,0 +1,33 @@
+# Two commands on a fresh clone:
+#   make run    set up, migrate, import CONFIG_FILE, serve on HOST:PORT (127.0.0.1:8000)
+#   make test   set up, then the whole test suite
+# Both create and reuse .venv from requirements.txt by themselves.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The embedded mode is for one machine: DEBUG relaxes the HTTPS-only cookies.
+RUN_ENV := DEBUG=$${DEBUG:-true}
+
+.PHONY: run test setup migrate clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+migrate: setup
+	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
+
+run: migrate
+	$(RUN_ENV) $(BIN)/python manage.py import_config
+	$(RUN_ENV) $(BIN)/python manage.py serve
+
+test: setup
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) db.sqlite3 var

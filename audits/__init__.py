@@ -1,0 +1,1 @@
+"""Audits: checks stored as data, run through one runner, served as Telescope does."""

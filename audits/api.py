@@ -1,0 +1,173 @@
+"""
+Telescope's HTTP API, unchanged for the monitors that poll it.
+
+`GET /checks` describes every check without running any; `/checks/{project}`,
+`/checks/{project}/{name}` and `/checks/tags/{tag}[+{tag}...]` run them (through
+the cache) and answer 200 when every check passed, 503 when one failed and 500 when
+one crashed, so that a monitor can tell a broken check from a failing system.
+`Accept: text/plain` gives Telescope's human table; no `Accept` gives JSON; any
+other type gives 406.
+"""
+
+import hmac
+
+from django.conf import settings
+from django.shortcuts import redirect
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import params, runner, serializers
+from .models import Check
+from .renderers import PlainTextRenderer
+
+REFRESH_DISABLED = (
+    "Refresh is disabled: set the REFRESH_SECRET environment variable of the "
+    "service, then call ?refresh=<that secret>."
+)
+
+
+class PublicView(APIView):
+    """Read-only endpoints for monitors: no session, no CSRF, no login."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer, PlainTextRenderer]
+
+
+class RootView(PublicView):
+    renderer_classes = [JSONRenderer]
+
+    @extend_schema(responses=serializers.HelloSerializer)
+    def get(self, request):
+        """Who this service is, and the settings Telescope's UI reads."""
+        if "text/html" in request.headers.get("Accept", ""):
+            return redirect("dashboard")
+        return Response(
+            {
+                "hello": "telescope",
+                "service": settings.SERVICE_NAME,
+                "title": settings.SERVICE_TITLE,
+                "environment": settings.ENV_NAME,
+                "settings": _public_settings(),
+            }
+        )
+
+
+class CheckListView(PublicView):
+    renderer_classes = [JSONRenderer]
+
+    @extend_schema(responses=serializers.CheckInfoSerializer(many=True))
+    def get(self, request):
+        """Every enabled check, described; nothing is run."""
+        checks = Check.objects.enabled().prefetch_related("tags")
+        return Response([check.get_info() for check in checks])
+
+
+class ProjectChecksView(PublicView):
+    @extend_schema(responses=serializers.CheckResultSerializer(many=True))
+    def get(self, request, project):
+        """Run every check of a project; 200 if all passed, 503 if not."""
+        checks = _enabled().filter(project=project)
+        if not checks:
+            raise NotFound(f"Unknown project {project!r}.")
+        return _results_response(checks, runner.run_checks(checks))
+
+
+class TagChecksView(PublicView):
+    @extend_schema(responses=serializers.CheckResultSerializer(many=True))
+    def get(self, request, tags):
+        """Run every check that has all the tags (`a+b` means a AND b)."""
+        names = [t for t in tags.split("+") if t]
+        checks = _enabled().with_tags(names)
+        if not checks:
+            raise NotFound(f"No check has all the tags {' + '.join(names)!r}.")
+        return _results_response(checks, runner.run_checks(checks))
+
+
+class CheckDetailView(PublicView):
+    @extend_schema(
+        responses=serializers.CheckResultSerializer,
+        parameters=[
+            OpenApiParameter("refresh", str, description="REFRESH_SECRET: run now"),
+        ],
+    )
+    def get(self, request, project, name):
+        """Run one check. `?refresh=<secret>` runs it even when cached."""
+        check = _enabled().filter(project=project, name=name).first()
+        if check is None:
+            raise NotFound(f"Unknown check {project}/{name}.")
+        refused = _refuse_refresh(request.query_params.get("refresh"))
+        if refused:
+            return refused
+        try:
+            overrides = _url_overrides(check, request.query_params)
+        except params.ParamError as exc:
+            return Response({"detail": str(exc)}, status=400)
+        force = "refresh" in request.query_params
+        result = runner.run_check(check, force=force, overrides=overrides)
+        return _results_response([check], [result], single=True)
+
+
+def _enabled():
+    return Check.objects.enabled().prefetch_related("tags")
+
+
+def _results_response(checks, results, single=False) -> Response:
+    payload = [
+        {**check.get_info(), **result.as_dict(), "buglist": [], "history": []}
+        for check, result in zip(checks, results)
+    ]
+    return Response(payload[0] if single else payload, status=_status_of(results))
+
+
+def _status_of(results) -> int:
+    if any(r.crashed for r in results):
+        return 500
+    return 200 if all(r.success for r in results) else 503
+
+
+def _refuse_refresh(secret: str | None) -> Response | None:
+    """The response refusing `?refresh=`, or None when it is allowed or absent."""
+    if secret is None:
+        return None
+    if not settings.REFRESH_SECRET:
+        return Response({"detail": REFRESH_DISABLED}, status=403)
+    if not hmac.compare_digest(secret.encode(), settings.REFRESH_SECRET.encode()):
+        # Telescope's UI matches this reason phrase to forget its stored secret.
+        response = Response({"detail": "Invalid refresh secret"}, status=400)
+        response.reason_phrase = "Invalid refresh secret"
+        return response
+    return None
+
+
+def _url_overrides(check: Check, query) -> dict:
+    """Values of the module's URL_PARAMETERS given in the query string, cast."""
+    module = check.check_module
+    overrides = {}
+    for name in module.url_parameters:
+        if name not in query or name not in module.parameters:
+            continue
+        annotation = module.parameters[name].annotation
+        raw = query.getlist(name) if _is_list(annotation) else query[name]
+        overrides[name] = params.cast(raw, annotation, f"?{name}")
+    return overrides
+
+
+def _is_list(annotation) -> bool:
+    return annotation is list or getattr(annotation, "__origin__", None) is list
+
+
+def _public_settings() -> dict:
+    return {
+        "cache": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1],
+        "cache_lock_enabled": settings.CACHE_LOCK_ENABLED,
+        "limit_requests_concurrency": settings.LIMIT_REQUEST_CONCURRENCY,
+        "limit_global_concurrency": settings.LIMIT_GLOBAL_CONCURRENCY,
+        "request_max_retries": settings.REQUESTS_MAX_RETRIES,
+        "request_timeout_seconds": settings.REQUESTS_TIMEOUT_SECONDS,
+        "client_parallel_requests": settings.LIMIT_REQUEST_CONCURRENCY,
+    }

@@ -1,0 +1,25 @@
+"""Audits app configuration: hands the service's settings to the check modules."""
+
+from django.apps import AppConfig
+from django.conf import settings
+
+
+class AuditsConfig(AppConfig):
+    name = "audits"
+    verbose_name = "Audits"
+
+    def ready(self):
+        # Check modules never import Django; they get their settings from here.
+        import checks.config
+
+        checks.config.configure(
+            timeout_seconds=settings.REQUESTS_TIMEOUT_SECONDS,
+            connect_timeout_seconds=settings.REQUESTS_CONNECT_TIMEOUT_SECONDS,
+            max_retries=settings.REQUESTS_MAX_RETRIES,
+            max_concurrency=settings.LIMIT_REQUEST_CONCURRENCY,
+            default_headers=settings.DEFAULT_REQUEST_HEADERS,
+            user_agent=settings.SERVICE_NAME,
+            github_api_url=settings.GITHUB_API_URL,
+            github_token=settings.GITHUB_TOKEN,
+            curl_binary_path=settings.CURL_BINARY_PATH,
+        )

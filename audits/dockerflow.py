@@ -1,0 +1,96 @@
+"""
+The operational endpoints every Mozilla-style service has (Dockerflow), and the
+system diagram: `/__heartbeat__`, `/__lbheartbeat__`, `/__version__`,
+`/__metrics__`, `/diagram.svg`.
+
+The heartbeat fails (503) only for what the service cannot work without, the
+database and the cache; optional integrations such as curl are reported, never
+failing it.
+"""
+
+import functools
+import json
+import subprocess
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.http import FileResponse, HttpResponse, JsonResponse
+from django.views.decorators.http import require_safe
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+CURL_FEATURES = ("HTTP2", "HTTP3", "SSL")
+
+
+@require_safe
+def heartbeat(request):
+    report = {"database": _database(), "cache": _cache(), "curl": _curl()}
+    healthy = report["database"] == "ok" and report["cache"] == "ok"
+    return JsonResponse(report, status=200 if healthy else 503)
+
+
+@require_safe
+def lbheartbeat(request):
+    return JsonResponse({})
+
+
+@require_safe
+def version(request):
+    path = Path(settings.VERSION_FILE)
+    try:
+        return JsonResponse(json.loads(path.read_text()), safe=False)
+    except FileNotFoundError:
+        detail = f"VERSION_FILE {path} does not exist"
+        return JsonResponse({"detail": detail}, status=404)
+    except (OSError, ValueError) as exc:
+        detail = f"VERSION_FILE {path} cannot be read: {exc}"
+        return JsonResponse({"detail": detail}, status=500)
+
+
+@require_safe
+def metrics(request):
+    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
+@require_safe
+def diagram(request):
+    path = Path(settings.DIAGRAM_FILE)
+    if not path.is_file():
+        detail = f"No diagram: DIAGRAM_FILE {path} does not exist"
+        return JsonResponse({"detail": detail}, status=404)
+    return FileResponse(path.open("rb"), content_type="image/svg+xml")
+
+
+def _database() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return "ok"
+    except Exception as exc:
+        return f"database failing: {type(exc).__name__}"
+
+
+def _cache() -> str:
+    token = uuid.uuid4().hex
+    try:
+        cache.set("__ping__", token, timeout=10)
+        return "ok" if cache.get("__ping__") == token else "cache failing"
+    except Exception as exc:
+        return f"cache failing: {type(exc).__name__}"
+
+
+@functools.lru_cache(maxsize=1)
+def _curl() -> str:
+    # Telescope ran curl on every heartbeat; its features cannot change while we run.
+    try:
+        output = subprocess.run(
+            [settings.CURL_BINARY_PATH, "--version"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"curl unavailable at {settings.CURL_BINARY_PATH}: {exc}"
+    features = next((line for line in output.splitlines() if line.startswith("Features:")), "")
+    missing = [f for f in CURL_FEATURES if f not in features.split()]
+    return f"missing features {', '.join(missing)}" if missing else "ok"

@@ -1,0 +1,114 @@
+"""
+Upserting checks from a validated config: first a plan, then one transaction.
+
+`plan()` compares the specs with the database and says what would be created,
+changed (and which fields) and removed, without writing anything, so the admin can
+preview an import. `apply()` writes a plan in one transaction: an import either
+lands whole or not at all. Importing the same file twice changes nothing.
+"""
+
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from .config_file import CheckSpec
+from .models import Check, Tag
+
+COMPARED_FIELDS = ("description", "module", "params", "ttl", "plot", "enabled")
+
+
+@dataclass
+class Change:
+    check: Check
+    spec: CheckSpec
+    fields: list[str]
+
+
+@dataclass
+class ImportPlan:
+    created: list[CheckSpec] = field(default_factory=list)
+    changed: list[Change] = field(default_factory=list)
+    removed: list[Check] = field(default_factory=list)
+    unchanged: list[Change] = field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.created or self.changed or self.removed)
+
+
+def plan(specs: list[CheckSpec], prune: bool = False) -> ImportPlan:
+    existing = {
+        (c.project, c.name): c for c in Check.objects.prefetch_related("tags")
+    }
+    result = ImportPlan()
+    for spec in specs:
+        check = existing.pop((spec.project, spec.name), None)
+        if check is None:
+            result.created.append(spec)
+            continue
+        change = Change(check, spec, _changed_fields(check, spec))
+        (result.changed if change.fields else result.unchanged).append(change)
+    if prune:
+        result.removed = list(existing.values())
+    return result
+
+
+@transaction.atomic
+def apply(import_plan: ImportPlan) -> None:
+    tags = _tags_by_name(import_plan)
+    for spec in import_plan.created:
+        check = Check(project=spec.project, name=spec.name)
+        _copy(spec, check)
+        check.save()
+        check.tags.set([tags[name] for name in spec.tags])
+    for change in import_plan.changed:
+        _copy(change.spec, change.check)
+        change.check.save(update_fields=[*COMPARED_FIELDS, "position", "updated"])
+        change.check.tags.set([tags[name] for name in change.spec.tags])
+    _update_positions(import_plan.unchanged)
+    Check.objects.filter(pk__in=[c.pk for c in import_plan.removed]).delete()
+
+
+def spec_of(check: Check) -> CheckSpec:
+    """The config of a stored check, as the exporter writes it."""
+    return CheckSpec(
+        project=check.project,
+        name=check.name,
+        module=check.module,
+        description=check.description,
+        params=check.params,
+        ttl=check.ttl,
+        tags=check.tag_names(),
+        plot=check.plot,
+        enabled=check.enabled,
+        position=check.position,
+    )
+
+
+def _changed_fields(check: Check, spec: CheckSpec) -> list[str]:
+    changed = [f for f in COMPARED_FIELDS if getattr(check, f) != getattr(spec, f)]
+    if check.tag_names() != spec.tags:
+        changed.append("tags")
+    return changed
+
+
+def _copy(spec: CheckSpec, check: Check) -> None:
+    for name in (*COMPARED_FIELDS, "position"):
+        setattr(check, name, getattr(spec, name))
+
+
+def _tags_by_name(import_plan: ImportPlan) -> dict[str, Tag]:
+    specs = import_plan.created + [c.spec for c in import_plan.changed]
+    names = {name for spec in specs for name in spec.tags}
+    Tag.objects.bulk_create([Tag(name=n) for n in names], ignore_conflicts=True)
+    return {tag.name: tag for tag in Tag.objects.filter(name__in=names)}
+
+
+def _update_positions(unchanged: list[Change]) -> None:
+    # Reordering a file is not a change worth reporting, but the API keeps file order.
+    moved = []
+    for change in unchanged:
+        if change.check.position != change.spec.position:
+            change.check.position = change.spec.position
+            moved.append(change.check)
+    Check.objects.bulk_update(moved, ["position"])

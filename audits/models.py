@@ -1,0 +1,127 @@
+"""
+Checks as data: what to run (a module and its parameters), how long a result
+stays fresh, and how people find it (project, tags).
+
+Parameters are stored as written in the config, `${VAR}` placeholders included;
+they are resolved only when the check runs (see `audits.placeholders`).
+"""
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from . import modules, params, placeholders
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class CheckQuerySet(models.QuerySet):
+    def enabled(self):
+        return self.filter(enabled=True)
+
+    def with_tags(self, names):
+        """Checks that have every tag in `names` (AND, as Telescope's `t1+t2`)."""
+        queryset = self
+        for name in names:
+            queryset = queryset.filter(tags__name=name)
+        return queryset.distinct()
+
+
+class Check(models.Model):
+    project = models.CharField(max_length=100)
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True, help_text="Markdown.")
+    module = models.CharField(
+        max_length=200, help_text="Dotted path, such as checks.core.heartbeat."
+    )
+    params = models.JSONField(default=dict, blank=True)
+    ttl = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Seconds a result stays cached. Empty: DEFAULT_TTL. 0: never cached.",
+    )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="checks")
+    plot = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Path of the value to plot in the data, such as .age_hours.",
+    )
+    enabled = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(
+        default=0, help_text="Order of the check in its config file."
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    objects = CheckQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="unique_check")
+        ]
+
+    def __str__(self):
+        return f"{self.project}/{self.name}"
+
+    @property
+    def check_module(self) -> modules.CheckModule:
+        return modules.load(self.module)
+
+    def get_ttl(self) -> int:
+        return settings.DEFAULT_TTL if self.ttl is None else self.ttl
+
+    def get_absolute_url(self) -> str:
+        return reverse("audits:check", args=[self.project, self.name])
+
+    def tag_names(self) -> list[str]:
+        return sorted(tag.name for tag in self.tags.all())
+
+    def exposed_parameters(self) -> dict:
+        """The parameters users may see: the module's EXPOSED_PARAMETERS, unresolved."""
+        try:
+            exposed = self.check_module.exposed_parameters
+        except modules.ModuleError:
+            return {}
+        return {k: v for k, v in self.params.items() if k in exposed}
+
+    def documentation(self) -> str:
+        try:
+            return self.check_module.documentation
+        except modules.ModuleError as exc:  # shown, so that someone fixes it
+            return f"This check's module is unavailable: {exc}"
+
+    def runtime_params(self, overrides: dict | None = None, secrets=None) -> dict:
+        """Parameters ready for `run()`: placeholders resolved, values cast."""
+        resolved = placeholders.resolve(self.params, secrets=secrets)
+        resolved.update(overrides or {})
+        return params.validate(self.check_module, resolved, allow_placeholders=False)
+
+    def troubleshooting_url(self) -> str:
+        return settings.TROUBLESHOOTING_LINK_TEMPLATE.format(
+            project=self.project, check=self.name
+        )
+
+    def get_info(self) -> dict:
+        """Telescope's description of a check, without running it."""
+        return {
+            "name": self.name,
+            "project": self.project,
+            "module": self.module,
+            "tags": self.tag_names(),
+            "description": self.description,
+            "documentation": self.documentation(),
+            "url": self.get_absolute_url(),
+            "ttl": self.get_ttl(),
+            "parameters": self.exposed_parameters(),
+            "troubleshooting": self.troubleshooting_url(),
+        }

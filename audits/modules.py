@@ -1,0 +1,109 @@
+"""
+Check modules as the service sees them: loaded by dotted path, and described.
+
+A check module (see `checks/__init__.py`) is imported once; its `run()` signature
+gives the parameters a config may set, with their annotations and defaults, and its
+docstring is the documentation shown to users. Loading failures become
+`ModuleError`s that say what to fix, so the importer can report them per check.
+"""
+
+import functools
+import importlib
+import inspect
+import pkgutil
+import typing
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import checks
+
+
+class ModuleError(Exception):
+    """The dotted path does not lead to a usable check module."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    annotation: Any  # inspect.Parameter.empty when the parameter has none
+    default: Any  # inspect.Parameter.empty when the parameter is required
+
+    @property
+    def required(self) -> bool:
+        return self.default is inspect.Parameter.empty
+
+
+@dataclass(frozen=True)
+class CheckModule:
+    path: str
+    run: Callable
+    parameters: dict[str, Parameter]
+    accepts_any_parameter: bool  # run(**kwargs)
+    documentation: str
+    exposed_parameters: tuple[str, ...]
+    url_parameters: tuple[str, ...]
+    default_plot: str | None
+
+    @property
+    def is_async(self) -> bool:
+        return inspect.iscoroutinefunction(self.run)
+
+
+@functools.lru_cache(maxsize=None)
+def load(path: str) -> CheckModule:
+    """Import the module at `path` and describe it; raise ModuleError if unusable."""
+    module = _import(path)
+    run = getattr(module, "run", None)
+    if not callable(run):
+        raise ModuleError(f"module '{path}' has no run() function")
+    return CheckModule(
+        path=path,
+        run=run,
+        parameters=_parameters(path, run),
+        accepts_any_parameter=_accepts_any_parameter(run),
+        documentation=inspect.cleandoc(module.__doc__ or ""),
+        exposed_parameters=tuple(getattr(module, "EXPOSED_PARAMETERS", ())),
+        url_parameters=tuple(getattr(module, "URL_PARAMETERS", ())),
+        default_plot=getattr(module, "DEFAULT_PLOT", None),
+    )
+
+
+def installed() -> list[str]:
+    """Dotted paths of the check modules shipped under `checks/`."""
+    found = []
+    for info in pkgutil.walk_packages(checks.__path__, prefix="checks."):
+        if not info.ispkg and ".tests" not in info.name:
+            try:
+                load(info.name)
+            except ModuleError:
+                continue  # helpers such as checks.http have no run()
+            found.append(info.name)
+    return sorted(found)
+
+
+def _import(path: str):
+    try:
+        return importlib.import_module(path)
+    except ModuleNotFoundError as exc:
+        raise ModuleError(f"module '{path}' cannot be imported: {exc}") from None
+    except Exception as exc:  # the module itself is broken: say how
+        raise ModuleError(
+            f"module '{path}' fails on import: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def _parameters(path: str, run: Callable) -> dict[str, Parameter]:
+    try:
+        hints = typing.get_type_hints(run)
+    except Exception as exc:
+        raise ModuleError(f"module '{path}': annotations of run() are invalid: {exc}")
+    return {
+        name: Parameter(name, hints.get(name, param.annotation), param.default)
+        for name, param in inspect.signature(run).parameters.items()
+        if param.kind not in (param.VAR_KEYWORD, param.VAR_POSITIONAL)
+    }
+
+
+def _accepts_any_parameter(run: Callable) -> bool:
+    kinds = {p.kind for p in inspect.signature(run).parameters.values()}
+    return inspect.Parameter.VAR_KEYWORD in kinds

@@ -1,0 +1,243 @@
+"""
+The one way a check runs, whoever asks (web request, CLI, worker).
+
+`run_check()`:
+
+1. resolves the parameters (`${VAR}` from the environment, URL overrides, casts);
+2. returns the cached result when it is fresh (the cache key hashes the module and
+   the parameters, so it never exposes them);
+3. otherwise takes the check's lock, so that concurrent callers share one run: the
+   others wait for its result instead of running the check again;
+4. runs the module under a time limit (`CHECK_TIMEOUT_SECONDS`); an exception is
+   a crashed result (`success: false`, the error in `data`), never a dead process;
+5. takes resolved secrets back out of the data, caches it for the check's TTL
+   (`ttl = 0`: never), logs it and updates the metrics.
+
+`run_checks()` runs several at once, at most `LIMIT_GLOBAL_CONCURRENCY` at a time.
+"""
+
+import asyncio
+import hashlib
+import json
+import logging
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connections
+
+from . import metrics, placeholders, plots
+from .locks import CacheLock
+from .models import Check
+from .modules import ModuleError
+from .params import ParamError
+
+logger = logging.getLogger("check.result")
+
+POLL_SECONDS = 0.05
+# How long a result that must not be cached (ttl = 0, or a crash) stays readable
+# by the callers that were waiting for that very run.
+SHARED_SECONDS = 10
+
+
+class CheckTimeout(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Result:
+    datetime: str  # ISO 8601, UTC, when the run started
+    success: bool
+    data: Any
+    duration: int  # milliseconds
+    crashed: bool = False
+
+    def as_dict(self) -> dict:
+        return {
+            "datetime": self.datetime,
+            "success": self.success,
+            "data": self.data,
+            "duration": self.duration,
+        }
+
+
+def run_check(check: Check, *, force=False, overrides: dict | None = None) -> Result:
+    """The result of `check`: cached when fresh, else from one shared run."""
+    secrets: dict[str, str] = {}
+    try:
+        params = check.runtime_params(overrides, secrets)
+    except (ParamError, ModuleError, placeholders.MissingVariable) as exc:
+        return _record(check, _now(), 0, False, f"Cannot run the check: {exc}", True)
+    key = cache_key(check, params)
+    if not force and check.get_ttl() > 0:
+        cached = _read(key, since=None)
+        if cached:
+            return cached
+    if not settings.CACHE_LOCK_ENABLED:
+        return _run_and_store(check, params, key, secrets)
+    return _run_locked(check, params, key, secrets)
+
+
+def run_checks(checks, *, force=False, progress=None) -> list[Result]:
+    """
+    The results of `checks`, in order, run in parallel; `progress(done, total)`
+    is called as each one finishes.
+    """
+    checks = list(checks)
+    if len(checks) <= 1:
+        return [run_check(check, force=force) for check in checks]
+    workers = min(len(checks), settings.LIMIT_GLOBAL_CONCURRENCY)
+    with ThreadPoolExecutor(workers, thread_name_prefix="checks") as pool:
+        futures = [pool.submit(_run_in_worker, check, force) for check in checks]
+        for done, _ in enumerate(as_completed(futures), start=1):
+            if progress:
+                progress(done, len(checks))
+        return [future.result() for future in futures]
+
+
+def cache_key(check: Check, params: dict) -> str:
+    identity = [check.project, check.name, check.module, params]
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode())
+    return f"check:v1:{digest.hexdigest()}"
+
+
+def _run_in_worker(check: Check, force: bool) -> Result:
+    try:
+        return run_check(check, force=force)
+    finally:
+        connections.close_all()  # worker threads must not leak connections
+
+
+def _run_locked(check: Check, params: dict, key: str, secrets: dict) -> Result:
+    lock = CacheLock(key, settings.REDIS_LOCK_TIMEOUT_SECONDS)
+    waiting_since = time.time()
+    deadline = time.monotonic() + settings.REDIS_LOCK_BLOCKING_TIMEOUT_SECONDS
+    while not lock.try_acquire():
+        time.sleep(POLL_SECONDS)
+        shared = _read(key, since=waiting_since)
+        if shared:
+            return shared
+        if time.monotonic() > deadline:
+            logger.warning("Gave up waiting for the lock of %s; running it", check)
+            return _run_and_store(check, params, key, secrets)
+    try:
+        return _read(key, since=waiting_since) or _run_and_store(
+            check, params, key, secrets
+        )
+    finally:
+        lock.release()
+
+
+def _read(key: str, since: float | None) -> Result | None:
+    """
+    The stored result under `key`: a fresh cached one (`since` None), or one
+    finished after `since`, for callers that waited for another caller's run.
+    """
+    entry = cache.get(key)
+    if entry is None:
+        return None
+    if since is None and entry["shared_only"]:
+        return None
+    if since is not None and entry["stored_at"] < since:
+        return None
+    return Result(**entry["result"])
+
+
+def _run_and_store(check: Check, params: dict, key: str, secrets: dict) -> Result:
+    result = _execute(check, params, secrets)
+    ttl = check.get_ttl()
+    cacheable = ttl > 0 and not result.crashed
+    entry = {
+        "result": asdict(result),
+        "stored_at": time.time(),
+        "shared_only": not cacheable,
+    }
+    cache.set(key, entry, timeout=ttl if cacheable else SHARED_SECONDS)
+    return result
+
+
+def _execute(check: Check, params: dict, secrets: dict) -> Result:
+    started_at, started = _now(), time.monotonic()
+    crashed = False
+    try:
+        success, data = _call(check, params)
+    except CheckTimeout:
+        success, data = False, f"Timed out after {settings.CHECK_TIMEOUT_SECONDS:g} s"
+    except Exception as exc:  # a broken check must not take the service down
+        trace = "".join(traceback.format_exception(exc))
+        logger.warning("Check %s crashed: %s", check, placeholders.redact(trace, secrets))
+        success, data, crashed = False, f"{type(exc).__name__}: {exc}", True
+    data = placeholders.redact(_json_safe(data), secrets)
+    duration = round((time.monotonic() - started) * 1000)
+    return _record(check, started_at, duration, success, data, crashed)
+
+
+def _call(check: Check, params: dict) -> tuple[bool, Any]:
+    """`run(**params)` in its own thread, given up after CHECK_TIMEOUT_SECONDS."""
+    module = check.check_module
+    limit = settings.CHECK_TIMEOUT_SECONDS
+    outcome: dict = {}
+
+    def target():
+        try:
+            if module.is_async:
+                coroutine = asyncio.wait_for(module.run(**params), limit)
+                outcome["value"] = asyncio.run(coroutine)
+            else:
+                outcome["value"] = module.run(**params)
+        except (Exception, asyncio.TimeoutError) as exc:
+            outcome["error"] = exc
+
+    # A sync check cannot be interrupted: past the limit it is abandoned (daemon).
+    thread = threading.Thread(target=target, daemon=True, name=f"check {check}")
+    thread.start()
+    thread.join(limit)
+    if thread.is_alive() or isinstance(outcome.get("error"), asyncio.TimeoutError):
+        raise CheckTimeout()
+    if "error" in outcome:
+        raise outcome["error"]
+    return _unpack(outcome["value"])
+
+
+def _unpack(value: Any) -> tuple[bool, Any]:
+    if not (isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], bool)):
+        raise TypeError(f"run() must return (success: bool, data), not {value!r:.100}")
+    return value
+
+
+def _json_safe(data: Any) -> Any:
+    """Data as JSON will carry it: tuples become lists, unknown objects strings."""
+    return json.loads(json.dumps(data, default=str))
+
+
+def _record(check, started_at, duration, success, data, crashed) -> Result:
+    result = Result(started_at, success, data, duration, crashed)
+    outcome = "crash" if crashed else ("success" if success else "failure")
+    labels = {"project": check.project, "check": check.name}
+    metrics.CHECK_RUN_DURATION.labels(**labels).observe(duration / 1000)
+    metrics.CHECK_RUNS.labels(**labels, outcome=outcome).inc()
+    metrics.CHECK_LAST_SUCCESS.labels(**labels).set(1 if success else 0)
+    plot_path = check.plot or check.check_module.default_plot if not crashed else None
+    logger.info(
+        "",
+        extra={
+            "time": started_at,
+            "project": check.project,
+            "check": check.name,
+            "tags": check.tag_names(),
+            "success": success,
+            "data": json.dumps(data),
+            "plot": plots.extract(data, plot_path),
+        },
+    )
+    return result
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()

@@ -1,0 +1,5 @@
+"""Returns something that is not (success, data)."""
+
+
+def run() -> bool:
+    return True

@@ -1,0 +1,1 @@
+"""A module without run(): importing a check that uses it must fail."""

@@ -1,0 +1,1 @@
+"""Bug tracker: known bugs linked to checks and to error groups."""

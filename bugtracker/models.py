@@ -1,0 +1,1 @@
+"""Models of the bug tracker app: known bugs (to come)."""

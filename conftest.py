@@ -1,0 +1,22 @@
+"""Fixtures shared by every test: real servers on 127.0.0.1 and a clean cache."""
+
+import pytest
+from django.core.cache import cache
+
+from testing.upstream import Upstream
+
+
+@pytest.fixture
+def upstream():
+    """A real HTTP server on 127.0.0.1; see `testing/upstream.py`."""
+    server = Upstream().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Results cached by one test must not answer another."""
+    cache.clear()
+    yield
+    cache.clear()

@@ -1,0 +1,1 @@
+"""Errors: Periskop-style exception aggregation across service instances."""

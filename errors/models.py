@@ -1,0 +1,1 @@
+"""Models of the errors app: services, targets, error groups (to come)."""

@@ -1,0 +1,275 @@
+"""
+Settings of the service, read from the environment (and an optional `.env` file).
+
+Every variable is declared once in `env` below, with its type and its default, so
+this block is the single list of what can be configured; the README repeats it as
+a table. Telescope's variables keep Telescope's names and the defaults of its code.
+
+The defaults give the embedded mode: SQLite in the project folder, a cache local to
+the process, no server to install. `DATABASE_URL` and `REDIS_URL` switch to the
+distributed mode.
+"""
+
+import json
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env(
+    # Django and the service itself.
+    DEBUG=(bool, False),
+    SECRET_KEY=(str, ""),
+    ALLOWED_HOSTS=(list, ["127.0.0.1", "localhost", "[::1]"]),
+    CSRF_TRUSTED_ORIGINS=(list, []),
+    SECURE_SSL_REDIRECT=(bool, False),
+    DATABASE_URL=(str, f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+    REDIS_URL=(str, ""),
+    CHECK_TIMEOUT_SECONDS=(float, 60.0),
+    CACHE_LOCK_ENABLED=(bool, True),
+    REDIS_LOCK_TIMEOUT_SECONDS=(float, 300.0),
+    REDIS_LOCK_BLOCKING_TIMEOUT_SECONDS=(float, 180.0),
+    # Telescope's variables, with the defaults of Telescope's code.
+    CONFIG_FILE=(str, "config.toml"),
+    HOST=(str, "127.0.0.1"),
+    PORT=(int, 8000),
+    SERVICE_NAME=(str, "telescope"),
+    SERVICE_TITLE=(str, ""),
+    ENV_NAME=(str, ""),
+    CONTACT_EMAIL=(str, "postmaster@localhost"),
+    DEFAULT_TTL=(int, 60),
+    DEFAULT_REQUEST_HEADERS=(str, "{}"),
+    REFRESH_SECRET=(str, ""),
+    REQUESTS_TIMEOUT_SECONDS=(float, 10.0),
+    REQUESTS_CONNECT_TIMEOUT_SECONDS=(float, 5.0),
+    REQUESTS_MAX_RETRIES=(int, 2),
+    LIMIT_REQUEST_CONCURRENCY=(int, 128),
+    LIMIT_GLOBAL_CONCURRENCY=(int, 32),
+    CORS_ORIGINS=(list, []),
+    CORS_ORIGIN=(list, ["*"]),
+    VERSION_FILE=(str, "version.json"),
+    DIAGRAM_FILE=(str, "diagram.svg"),
+    TROUBLESHOOTING_LINK_TEMPLATE=(
+        str,
+        "https://wiki.example.com/troubleshooting.html#{project}/{check}",
+    ),
+    GITHUB_TOKEN=(str, ""),
+    GITHUB_API_URL=(str, "https://api.github.com"),
+    CURL_BINARY_PATH=(str, "curl"),
+    SENTRY_DSN=(str, ""),
+    LOG_LEVEL=(str, "INFO"),
+    LOG_FORMAT=(str, "json"),
+)
+environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env("DEBUG")
+# An empty SECRET_KEY is only tolerated in DEBUG; `make run` sets DEBUG for you.
+SECRET_KEY = env("SECRET_KEY") or ("insecure-development-key" if DEBUG else "")
+ALLOWED_HOSTS = env("ALLOWED_HOSTS")
+CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS")
+
+# --- Telescope's settings, as typed values the apps read --------------------------
+CONFIG_FILE = env("CONFIG_FILE")
+HOST = env("HOST")
+PORT = env("PORT")
+SERVICE_NAME = env("SERVICE_NAME")
+SERVICE_TITLE = env("SERVICE_TITLE") or SERVICE_NAME.capitalize()
+ENV_NAME = env("ENV_NAME")
+CONTACT_EMAIL = env("CONTACT_EMAIL")
+DEFAULT_TTL = env("DEFAULT_TTL")
+try:
+    DEFAULT_REQUEST_HEADERS = json.loads(env("DEFAULT_REQUEST_HEADERS"))
+except json.JSONDecodeError as exc:
+    raise environ.ImproperlyConfigured(
+        f"DEFAULT_REQUEST_HEADERS must be a JSON object such as "
+        f'{{"X-Team": "ops"}}: {exc}'
+    ) from None
+REFRESH_SECRET = env("REFRESH_SECRET")
+REQUESTS_TIMEOUT_SECONDS = env("REQUESTS_TIMEOUT_SECONDS")
+REQUESTS_CONNECT_TIMEOUT_SECONDS = env("REQUESTS_CONNECT_TIMEOUT_SECONDS")
+REQUESTS_MAX_RETRIES = env("REQUESTS_MAX_RETRIES")
+LIMIT_REQUEST_CONCURRENCY = env("LIMIT_REQUEST_CONCURRENCY")
+LIMIT_GLOBAL_CONCURRENCY = env("LIMIT_GLOBAL_CONCURRENCY")
+CHECK_TIMEOUT_SECONDS = env("CHECK_TIMEOUT_SECONDS")
+CACHE_LOCK_ENABLED = env("CACHE_LOCK_ENABLED")
+# The lock's names are Telescope's; they apply to the local cache as well as Redis.
+REDIS_LOCK_TIMEOUT_SECONDS = env("REDIS_LOCK_TIMEOUT_SECONDS")
+REDIS_LOCK_BLOCKING_TIMEOUT_SECONDS = env("REDIS_LOCK_BLOCKING_TIMEOUT_SECONDS")
+VERSION_FILE = env("VERSION_FILE")
+DIAGRAM_FILE = env("DIAGRAM_FILE")
+TROUBLESHOOTING_LINK_TEMPLATE = env("TROUBLESHOOTING_LINK_TEMPLATE")
+GITHUB_TOKEN = env("GITHUB_TOKEN")
+GITHUB_API_URL = env("GITHUB_API_URL")
+CURL_BINARY_PATH = env("CURL_BINARY_PATH")
+SENTRY_DSN = env("SENTRY_DSN")
+REDIS_URL = env("REDIS_URL")
+
+# --- Django -------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "audits",
+    "errors",
+    "bugtracker",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "audits.middleware.RequestSummaryMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "telescope_site.urls"
+WSGI_APPLICATION = "telescope_site.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db_url("DATABASE_URL")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
+    # PyMySQL stands in for mysqlclient, which needs a C toolchain and headers.
+    import pymysql
+
+    pymysql.install_as_MySQLdb()
+    DATABASES["default"].setdefault("OPTIONS", {})["charset"] = "utf8mb4"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "telescope",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+LOGIN_URL = "admin:login"
+
+# --- Security: production values unless DEBUG ---------------------------------------
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_SSL_REDIRECT = env("SECURE_SSL_REDIRECT")
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = 0 if DEBUG else 31536000
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SILENCED_SYSTEM_CHECKS = [
+    # TLS is usually terminated by the load balancer in front of the service; set
+    # SECURE_SSL_REDIRECT=true when it is not.
+    "security.W008",
+]
+
+# --- CORS, as Telescope: CORS_ORIGINS (or CORS_ORIGIN), "*" by default ---------------
+_cors = env("CORS_ORIGINS") or env("CORS_ORIGIN")
+CORS_ALLOW_ALL_ORIGINS = "*" in _cors
+CORS_ALLOWED_ORIGINS = [origin for origin in _cors if origin != "*"]
+CORS_URLS_REGEX = r"^/(checks|__|diagram\.svg|api/|$).*"
+
+# --- API ----------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticatedOrReadOnly",
+    ],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Telescope-compatible audits and errors API",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Logging: mozlog JSON as Telescope, or plain text --------------------------------
+LOG_LEVEL = env("LOG_LEVEL").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {
+            "()": "dockerflow.logging.MozlogFormatter",
+            "logger_name": SERVICE_NAME,
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "text" if env("LOG_FORMAT") == "text" else "json",
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # The request summary replaces Django's own request log lines.
+        "django.server": {"level": "WARNING"},
+    },
+}
+
+# --- Sentry, when configured --------------------------------------------------------
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=ENV_NAME or None,
+        integrations=[DjangoIntegration()],
+        send_default_pii=False,
+    )
