@@ -41,7 +41,7 @@ class PublicView(APIView):
 class RootView(PublicView):
     renderer_classes = [JSONRenderer]
 
-    @extend_schema(responses=serializers.HelloSerializer)
+    @extend_schema(operation_id="hello", responses=serializers.HelloSerializer)
     def get(self, request):
         """Who this service is, and the settings Telescope's UI reads."""
         if "text/html" in request.headers.get("Accept", ""):
@@ -60,7 +60,7 @@ class RootView(PublicView):
 class CheckListView(PublicView):
     renderer_classes = [JSONRenderer]
 
-    @extend_schema(responses=serializers.CheckInfoSerializer(many=True))
+    @extend_schema(operation_id="list_checks", responses=serializers.CheckInfoSerializer(many=True))
     def get(self, request):
         """Every enabled check, described; nothing is run."""
         checks = Check.objects.enabled().prefetch_related("tags")
@@ -68,7 +68,7 @@ class CheckListView(PublicView):
 
 
 class ProjectChecksView(PublicView):
-    @extend_schema(responses=serializers.CheckResultSerializer(many=True))
+    @extend_schema(operation_id="run_project", responses=serializers.CheckResultSerializer(many=True))
     def get(self, request, project):
         """Run every check of a project; 200 if all passed, 503 if not."""
         checks = _enabled().filter(project=project)
@@ -78,7 +78,7 @@ class ProjectChecksView(PublicView):
 
 
 class TagChecksView(PublicView):
-    @extend_schema(responses=serializers.CheckResultSerializer(many=True))
+    @extend_schema(operation_id="run_tags", responses=serializers.CheckResultSerializer(many=True))
     def get(self, request, tags):
         """Run every check that has all the tags (`a+b` means a AND b)."""
         names = [t for t in tags.split("+") if t]
@@ -90,6 +90,7 @@ class TagChecksView(PublicView):
 
 class CheckDetailView(PublicView):
     @extend_schema(
+        operation_id="run_check",
         responses=serializers.CheckResultSerializer,
         parameters=[
             OpenApiParameter("refresh", str, description="REFRESH_SECRET: run now"),
