@@ -21,6 +21,7 @@ $(VENV)/.installed: requirements.txt
 
 migrate: setup
 	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
+	$(RUN_ENV) $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 
 run: migrate
 	$(RUN_ENV) $(BIN)/python manage.py import_config

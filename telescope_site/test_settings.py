@@ -13,3 +13,6 @@ STORAGES["staticfiles"]["BACKEND"] = (  # noqa: F405
     "django.contrib.staticfiles.storage.StaticFilesStorage"
 )
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# Static files come from the finders in tests; there is no collectstatic output.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True

@@ -1,0 +1,28 @@
+"""The hot paths make a fixed number of queries, however many checks there are."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+
+def queries_of(client, url) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_project_of_many_checks_takes_two_queries(client, make_check):
+    for i in range(20):
+        make_check(name=f"c{i}", module="counter", tags=["t"])
+    client.get("/checks/proj")  # warm the cache
+    assert queries_of(client, "/checks/proj") == 2
+    assert queries_of(client, "/checks/tags/t") == 2
+    assert queries_of(client, "/checks") == 2
+
+
+@pytest.mark.django_db
+def test_cached_single_check_takes_two_queries(client, make_check):
+    make_check(name="one", module="counter", tags=["a", "b"])
+    client.get("/checks/proj/one")
+    assert queries_of(client, "/checks/proj/one") == 2
