@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from . import params, runner, serializers
 from .models import Check
+from .negotiation import AlwaysJSON, TelescopeNegotiation
 from .renderers import PlainTextRenderer
 
 REFRESH_DISABLED = (
@@ -36,10 +37,12 @@ class PublicView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
     renderer_classes = [JSONRenderer, PlainTextRenderer]
+    content_negotiation_class = TelescopeNegotiation
 
 
 class RootView(PublicView):
     renderer_classes = [JSONRenderer]
+    content_negotiation_class = AlwaysJSON
 
     @extend_schema(operation_id="hello", responses=serializers.HelloSerializer)
     def get(self, request):
@@ -51,7 +54,7 @@ class RootView(PublicView):
                 "hello": "telescope",
                 "service": settings.SERVICE_NAME,
                 "title": settings.SERVICE_TITLE,
-                "environment": settings.ENV_NAME,
+                "environment": settings.ENV_NAME or None,
                 "settings": _public_settings(),
             }
         )
@@ -59,6 +62,7 @@ class RootView(PublicView):
 
 class CheckListView(PublicView):
     renderer_classes = [JSONRenderer]
+    content_negotiation_class = AlwaysJSON
 
     @extend_schema(operation_id="list_checks", responses=serializers.CheckInfoSerializer(many=True))
     def get(self, request):
@@ -82,7 +86,7 @@ class TagChecksView(PublicView):
     def get(self, request, tags):
         """Run every check that has all the tags (`a+b` means a AND b)."""
         names = [t for t in tags.split("+") if t]
-        checks = _enabled().with_tags(names)
+        checks = _enabled().with_tags(names) if names else []
         if not checks:
             raise NotFound(f"No check has all the tags {' + '.join(names)!r}.")
         return _results_response(checks, runner.run_checks(checks))

@@ -32,8 +32,7 @@ class Command(BaseCommand):
     def handle(self, *args, project=None, name=None, force=False, **options):
         checks = self._select(project, name)
         if not checks:
-            what = f"check {project}/{name}" if name else f"project {project}"
-            self.stderr.write(self.style.ERROR(f"Unknown {what}."))
+            self.stderr.write(self.style.ERROR(_nothing_to_run(project, name)))
             sys.exit(CRASHED)
         results = runner.run_checks(checks, force=force, progress=self._progress)
         for check, result in zip(checks, results):
@@ -59,6 +58,14 @@ class Command(BaseCommand):
         self.stdout.write(self.style.MIGRATE_HEADING(f"{check}: {check.description}"))
         self.stdout.write(style(json.dumps(result.data, indent=2)))
         self.stdout.write("")
+
+
+def _nothing_to_run(project, name) -> str:
+    if name:
+        return f"Unknown check {project}/{name}."
+    if project:
+        return f"Unknown project {project}."
+    return "No check is configured: import some with `manage.py import_config`."
 
 
 def _exit_code(results) -> int:

@@ -1,0 +1,191 @@
+"""`manage.py audit`: Telescope's `check` command, with a real exit code."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from audits.tests.checkmods import counter
+
+# Several checks run in worker threads.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+def audit(*args) -> tuple[int, str, str]:
+    """Run the command; return (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("audit", *args, stdout=out, stderr=err, no_color=True)
+    return exit_info.value.code, out.getvalue(), err.getvalue()
+
+
+def test_audit_exits_0_when_every_check_passes(make_check):
+    make_check("web", "a")
+    make_check("db", "b")
+    code, _, _ = audit()
+    assert code == 0
+
+
+def test_audit_exits_1_when_a_check_fails(make_check):
+    make_check("web", "a")
+    make_check("web", "b", params={"url": "u", "ok": False})
+    code, _, _ = audit()
+    assert code == 1
+
+
+def test_audit_exits_2_when_a_check_crashes(make_check):
+    make_check("web", "a", params={"url": "u", "ok": False})
+    make_check("web", "b", module="crash")
+    code, _, _ = audit()
+    assert code == 2
+
+
+def test_audit_exits_2_for_an_unknown_project(make_check):
+    make_check("web", "a", module="counter")
+    code, out, err = audit("nope")
+    assert code == 2
+    assert "Unknown project nope" in err
+    assert counter.CALLS == []
+
+
+def test_audit_exits_2_for_an_unknown_check(make_check):
+    make_check("web", "a", module="counter")
+    code, _, err = audit("web", "nope")
+    assert code == 2
+    assert "Unknown check web/nope" in err
+    assert counter.CALLS == []
+
+
+def test_audit_exits_2_when_nothing_is_configured(db):
+    code, _, _ = audit()
+    assert code == 2
+
+
+def test_audit_without_any_check_says_none_is_configured(db):
+    _, _, err = audit()
+    assert "None" not in err
+    assert "no check" in err.lower()
+
+
+def test_audit_force_exit_zero_exits_0_despite_a_failure(make_check):
+    make_check("web", "a", params={"url": "u", "ok": False})
+    code, _, _ = audit("--force-exit-zero")
+    assert code == 0
+
+
+def test_audit_force_exit_zero_exits_0_despite_a_crash(make_check):
+    make_check("web", "a", module="crash")
+    code, _, _ = audit("--force-exit-zero")
+    assert code == 0
+
+
+def test_audit_prints_description_and_json_data(make_check):
+    make_check("web", "home", description="The home page answers",
+               params={"url": "https://e.test", "limit": 2})
+    code, out, _ = audit("web", "home")
+    assert code == 0
+    heading, rest = out.split("\n", 1)
+    assert heading == "web/home: The home page answers"
+    data = json.loads(rest.strip())
+    assert data["url"] == "https://e.test" and data["limit"] == 2
+    assert '\n  "limit": 2,' in rest  # indented JSON, as Telescope prints it
+
+
+def test_audit_prints_every_selected_check_in_order(make_check):
+    make_check("web", "a", description="first", position=0)
+    make_check("db", "b", description="second", position=1)
+    _, out, _ = audit()
+    assert out.index("web/a: first") < out.index("db/b: second")
+
+
+def test_audit_prints_the_error_of_a_crash(make_check):
+    make_check("web", "boom", module="crash", params={"message": "no route"}, description="d")
+    _, out, _ = audit("web", "boom")
+    assert "web/boom: d" in out
+    assert '"RuntimeError: no route"' in out
+
+
+def test_audit_of_a_project_runs_only_its_checks(make_check):
+    make_check("web", "a", module="counter", params={"key": "web-a"})
+    make_check("web", "b", module="counter", params={"key": "web-b"})
+    make_check("db", "c", module="counter", params={"key": "db-c"})
+    code, _, _ = audit("web")
+    assert code == 0
+    assert sorted(counter.CALLS) == ["web-a", "web-b"]
+
+
+def test_audit_skips_disabled_checks(make_check):
+    make_check("web", "a", module="counter", params={"key": "on"})
+    make_check("web", "b", module="counter", params={"key": "off"}, enabled=False)
+    audit()
+    assert counter.CALLS == ["on"]
+
+
+def test_audit_uses_a_cached_result(make_check):
+    make_check("web", "a", module="counter", ttl=60)
+    audit("web", "a")
+    audit("web", "a")
+    assert len(counter.CALLS) == 1
+
+
+def test_audit_force_reruns_a_cached_check(make_check):
+    make_check("web", "a", module="counter", ttl=60)
+    audit("web", "a")
+    code, out, _ = audit("web", "a", "--force")
+    assert code == 0
+    assert len(counter.CALLS) == 2
+    assert out.strip().endswith("2")
+
+
+# --- the real process ---------------------------------------------------------------
+
+CONFIG = """
+[checks.good.up]
+description = "Always up"
+module = "audits.tests.checkmods.echo"
+params.url = "http://example.com"
+
+[checks.bad.down]
+description = "Always down"
+module = "audits.tests.checkmods.echo"
+params.url = "http://example.com"
+params.ok = false
+"""
+
+
+def _manage(env, *args) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_audit_process_really_exits_with_the_failure_code(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "telescope_site.test_settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "REDIS_URL": "",
+        "SENTRY_DSN": "",
+    }
+    migrated = _manage(env, "migrate", "--noinput")
+    assert migrated.returncode == 0, migrated.stderr
+    imported = _manage(env, "import_config", str(config))
+    assert imported.returncode == 0, imported.stderr
+    assert "2 created" in imported.stdout
+
+    failing = _manage(env, "audit", "bad")
+    # Telescope's process always exited 0; a CI job must see the failure.
+    assert failing.returncode == 1, failing.stderr
+    assert "bad/down: Always down" in failing.stdout
+
+    assert _manage(env, "audit", "good").returncode == 0
