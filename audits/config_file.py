@@ -9,7 +9,9 @@ written.
     ttl = 60
     tags = ["critical"]
     plot = ".age_hours"      # optional
-    enabled = true           # optional, an extension of Telescope's format
+    enabled = true           # optional: the rest are extensions of Telescope's format
+    schedule = "5m"          # optional: own schedule (interval or crontab), see below
+    failure_threshold = 3    # optional: alert after 3 failures in a row
 
 `load()` returns one `CheckSpec` per check, in file order, or raises `ConfigError`
 listing every problem as `file: checks.project.name: field: what is wrong`.
@@ -20,9 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import modules, params
+from . import modules, params, schedules
 
-CHECK_FIELDS = ("description", "module", "params", "ttl", "tags", "plot", "enabled")
+CHECK_FIELDS = (
+    "description", "module", "params", "ttl", "tags", "plot", "enabled",
+    "schedule", "failure_threshold",
+)
 TOP_LEVEL_KEYS = ("checks",)
 # "tags" would be read as /checks/tags/{tag}; "/" and "+" split URLs and tag lists.
 RESERVED_PROJECTS = ("tags",)
@@ -46,6 +51,8 @@ class CheckSpec:
     tags: list[str] = field(default_factory=list)
     plot: str = ""
     enabled: bool = True
+    schedule: str = ""
+    failure_threshold: int = 1
     position: int = 0
 
     def as_toml(self) -> dict:
@@ -61,6 +68,10 @@ class CheckSpec:
             table["plot"] = self.plot
         if not self.enabled:
             table["enabled"] = False
+        if self.schedule:
+            table["schedule"] = self.schedule
+        if self.failure_threshold != 1:
+            table["failure_threshold"] = self.failure_threshold
         return table
 
 
@@ -126,6 +137,8 @@ def _read_check(project: str, name: str, table: Any, position: int) -> CheckSpec
         tags=_read_tags(table),
         plot=_typed(table, "plot", str, ""),
         enabled=_typed(table, "enabled", bool, True),
+        schedule=_read_schedule(table),
+        failure_threshold=_read_threshold(table),
         position=position,
     )
 
@@ -156,6 +169,25 @@ def _read_ttl(table: dict) -> int | None:
     if ttl is not None and ttl < 0:
         raise params.ParamError("ttl", f"must be 0 or more seconds, not {ttl}")
     return ttl
+
+
+def _read_schedule(table: dict) -> str:
+    value = table.get("schedule", "")
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = f"{value}s"
+    value = _typed({"schedule": value}, "schedule", str, "")
+    try:
+        value and schedules.parse(value)
+    except schedules.ScheduleError as exc:
+        raise params.ParamError("schedule", str(exc)) from None
+    return value
+
+
+def _read_threshold(table: dict) -> int:
+    threshold = _typed(table, "failure_threshold", int, 1)
+    if threshold < 1:
+        raise params.ParamError("failure_threshold", f"must be 1 or more, not {threshold}")
+    return threshold
 
 
 def _read_tags(table: dict) -> list[str]:

@@ -11,10 +11,14 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
+from . import schedules
 from .config_file import CheckSpec
 from .models import Check, Tag
 
-COMPARED_FIELDS = ("description", "module", "params", "ttl", "plot", "enabled")
+COMPARED_FIELDS = (
+    "description", "module", "params", "ttl", "plot", "enabled",
+    "schedule", "failure_threshold",
+)
 
 
 @dataclass
@@ -61,10 +65,12 @@ def apply(import_plan: ImportPlan) -> None:
         _copy(spec, check)
         check.save()
         check.tags.set([tags[name] for name in spec.tags])
+        schedules.sync(check)
     for change in import_plan.changed:
         _copy(change.spec, change.check)
         change.check.save(update_fields=[*COMPARED_FIELDS, "position", "updated"])
         change.check.tags.set([tags[name] for name in change.spec.tags])
+        schedules.sync(change.check)
     _update_positions(import_plan.unchanged)
     Check.objects.filter(pk__in=[c.pk for c in import_plan.removed]).delete()
 
@@ -81,6 +87,8 @@ def spec_of(check: Check) -> CheckSpec:
         tags=check.tag_names(),
         plot=check.plot,
         enabled=check.enabled,
+        schedule=check.schedule,
+        failure_threshold=check.failure_threshold,
         position=check.position,
     )
 

@@ -36,3 +36,8 @@ CHECK_LAST_SUCCESS = Gauge(
     "1 when the last run of the check passed, 0 when it failed or crashed.",
     ["project", "check"],
 )
+REFRESH_LAG = Histogram(
+    f"{PREFIX}_refresh_lag_seconds",
+    "How late a scheduled refresh started, after the time it was due.",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, float("inf")),
+)

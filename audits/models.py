@@ -8,6 +8,8 @@ they are resolved only when the check runs (see `audits.placeholders`).
 
 from django.conf import settings
 from django.db import models
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.urls import reverse
 
 from . import modules, params, placeholders
@@ -22,6 +24,12 @@ class Tag(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class AlertState(models.TextChoices):
+    UNKNOWN = "unknown"
+    PASSING = "passing"
+    FAILING = "failing"
 
 
 class CheckQuerySet(models.QuerySet):
@@ -56,11 +64,40 @@ class Check(models.Model):
         help_text="Path of the value to plot in the data, such as .age_hours.",
     )
     enabled = models.BooleanField(default=True)
+    schedule = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text=(
+            "Empty: refreshed before its cached result expires. Or its own schedule: "
+            "an interval (300, 30s, 5m, 1h) or a crontab (*/5 * * * *), in UTC."
+        ),
+    )
+    failure_threshold = models.PositiveIntegerField(
+        default=1, help_text="Alert after this many failures in a row."
+    )
     position = models.PositiveIntegerField(
         default=0, help_text="Order of the check in its config file."
     )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
+
+    # State, kept in the database so that restarts and cache expiries lose nothing.
+    alert_state = models.CharField(
+        max_length=10, choices=AlertState.choices, default=AlertState.UNKNOWN, editable=False
+    )
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    last_run_at = models.DateTimeField(null=True, editable=False)
+    last_success = models.BooleanField(null=True, editable=False)
+    last_scalar = models.FloatField(null=True, editable=False)
+    next_refresh_at = models.DateTimeField(null=True, editable=False, db_index=True)
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="audit_check",
+    )
 
     objects = CheckQuerySet.as_manager()
 
@@ -79,6 +116,12 @@ class Check(models.Model):
 
     def get_ttl(self) -> int:
         return settings.DEFAULT_TTL if self.ttl is None else self.ttl
+
+    def get_plot_path(self) -> str | None:
+        try:
+            return self.plot or self.check_module.default_plot
+        except modules.ModuleError:
+            return self.plot or None
 
     def get_absolute_url(self) -> str:
         return reverse("audits:check", args=[self.project, self.name])
@@ -125,3 +168,42 @@ class Check(models.Model):
             "parameters": self.exposed_parameters(),
             "troubleshooting": self.troubleshooting_url(),
         }
+
+
+class CheckRun(models.Model):
+    """One run of a check, as it happened. Pruned after HISTORY_DAYS."""
+
+    # Not "check": that name is taken by Django's Model.check().
+    audit_check = models.ForeignKey(
+        Check, on_delete=models.CASCADE, related_name="runs", db_column="check_id"
+    )
+    started_at = models.DateTimeField()
+    scheduled_for = models.DateTimeField(
+        null=True, help_text="When a scheduled refresh was due (lag = started_at - this)."
+    )
+    success = models.BooleanField()
+    crashed = models.BooleanField(default=False)
+    duration = models.PositiveIntegerField(help_text="Milliseconds.")
+    scalar = models.FloatField(null=True, help_text="The value at the check's plot path.")
+    data = models.JSONField(null=True)
+    # False when success and scalar equal the previous run's: history skips it.
+    is_change = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["audit_check", "-started_at"], name="run_check_latest"),
+            models.Index(fields=["started_at"], name="run_started"),
+        ]
+
+    def __str__(self):
+        return f"{self.audit_check_id} at {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+@receiver(post_delete, sender=Check)
+def _delete_schedule(sender, instance, **kwargs):
+    # Also on bulk deletes (import --prune): a schedule must not outlive its check.
+    if instance.periodic_task_id:
+        from django_celery_beat.models import PeriodicTask
+
+        PeriodicTask.objects.filter(pk=instance.periodic_task_id).delete()

@@ -13,7 +13,14 @@ The one way a check runs, whoever asks (web request, CLI, worker).
 5. takes resolved secrets back out of the data, caches it for the check's TTL
    (`ttl = 0`: never), logs it and updates the metrics.
 
-`run_checks()` runs several at once, at most `LIMIT_GLOBAL_CONCURRENCY` at a time.
+Each real run (not a cached or shared result, nor a run with URL overrides) is then
+stored in the history and may change the check's state (`audits.states`).
+
+`run_checks()` runs several at once, at most `LIMIT_GLOBAL_CONCURRENCY` at a time,
+and stores their history in one insert.
+
+The cache is an optimisation, never a dependency: when it fails (Redis down), the
+check runs inline, without the lock, and the API keeps answering.
 """
 
 import asyncio
@@ -24,13 +31,13 @@ import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from . import metrics, placeholders, plots
 from .locks import CacheLock
@@ -57,6 +64,8 @@ class Result:
     data: Any
     duration: int  # milliseconds
     crashed: bool = False
+    # True for the caller that ran it, not for cached or shared copies.
+    ran: bool = field(default=False, compare=False)
 
     def as_dict(self) -> dict:
         return {
@@ -67,8 +76,57 @@ class Result:
         }
 
 
-def run_check(check: Check, *, force=False, overrides: dict | None = None) -> Result:
+def run_check(
+    check: Check, *, force=False, overrides: dict | None = None, store=True
+) -> Result:
     """The result of `check`: cached when fresh, else from one shared run."""
+    result = _result_of(check, force, overrides)
+    if store and result.ran and not overrides:
+        after_runs([(check, result)])
+    return result
+
+
+def run_checks(checks, *, force=False, progress=None, scheduled_for=None) -> list[Result]:
+    """
+    The results of `checks`, in order, run in parallel; `progress(done, total)`
+    is called as each one finishes.
+    """
+    checks = list(checks)
+    workers = max(1, min(len(checks), settings.LIMIT_GLOBAL_CONCURRENCY))
+    with ThreadPoolExecutor(workers, thread_name_prefix="checks") as pool:
+        futures = [pool.submit(_run_in_worker, check, force) for check in checks]
+        for done, _ in enumerate(as_completed(futures), start=1):
+            if progress:
+                progress(done, len(checks))
+        results = [future.result() for future in futures]
+    after_runs([p for p in zip(checks, results) if p[1].ran], scheduled_for)
+    return results
+
+
+def after_runs(pairs, scheduled_for: dict | None = None) -> None:
+    """History and state changes of real runs; never fails the caller."""
+    from . import events, history, states
+
+    if not pairs:
+        return
+    try:
+        history.record(pairs, scheduled_for)
+        changes = [(check, states.update(check, result), result) for check, result in pairs]
+    except DatabaseError:
+        logger.exception("Could not store the history of %d runs", len(pairs))
+        return
+    for check, change, result in changes:
+        if change:
+            events.emit(check, change, result)
+
+
+def cache_key(check: Check, params: dict) -> str:
+    identity = [check.project, check.name, check.module, params]
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode())
+    return f"check:v1:{digest.hexdigest()}"
+
+
+def _result_of(check: Check, force: bool, overrides: dict | None) -> Result:
     secrets: dict[str, str] = {}
     try:
         params = check.runtime_params(overrides, secrets)
@@ -84,32 +142,9 @@ def run_check(check: Check, *, force=False, overrides: dict | None = None) -> Re
     return _run_locked(check, params, key, secrets)
 
 
-def run_checks(checks, *, force=False, progress=None) -> list[Result]:
-    """
-    The results of `checks`, in order, run in parallel; `progress(done, total)`
-    is called as each one finishes.
-    """
-    checks = list(checks)
-    if len(checks) <= 1:
-        return [run_check(check, force=force) for check in checks]
-    workers = min(len(checks), settings.LIMIT_GLOBAL_CONCURRENCY)
-    with ThreadPoolExecutor(workers, thread_name_prefix="checks") as pool:
-        futures = [pool.submit(_run_in_worker, check, force) for check in checks]
-        for done, _ in enumerate(as_completed(futures), start=1):
-            if progress:
-                progress(done, len(checks))
-        return [future.result() for future in futures]
-
-
-def cache_key(check: Check, params: dict) -> str:
-    identity = [check.project, check.name, check.module, params]
-    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode())
-    return f"check:v1:{digest.hexdigest()}"
-
-
 def _run_in_worker(check: Check, force: bool) -> Result:
     try:
-        return run_check(check, force=force)
+        return run_check(check, force=force, store=False)
     finally:
         connections.close_all()  # worker threads must not leak connections
 
@@ -139,14 +174,14 @@ def _read(key: str, since: float | None) -> Result | None:
     The stored result under `key`: a fresh cached one (`since` None), or one
     finished after `since`, for callers that waited for another caller's run.
     """
-    entry = cache.get(key)
+    entry = _cache_call("get", key)
     if entry is None:
         return None
     if since is None and entry["shared_only"]:
         return None
     if since is not None and entry["stored_at"] < since:
         return None
-    return Result(**entry["result"])
+    return Result(**{**entry["result"], "ran": False})
 
 
 def _run_and_store(check: Check, params: dict, key: str, secrets: dict) -> Result:
@@ -158,8 +193,17 @@ def _run_and_store(check: Check, params: dict, key: str, secrets: dict) -> Resul
         "stored_at": time.time(),
         "shared_only": not cacheable,
     }
-    cache.set(key, entry, timeout=ttl if cacheable else SHARED_SECONDS)
-    return result
+    _cache_call("set", key, entry, timeout=ttl if cacheable else SHARED_SECONDS)
+    return replace(result, ran=True)
+
+
+def _cache_call(method: str, *args, **kwargs):
+    """A cache operation that degrades to "nothing cached" when the cache is down."""
+    try:
+        return getattr(cache, method)(*args, **kwargs)
+    except Exception as exc:  # redis-py raises many types; none may fail a check
+        logger.warning("Cache unavailable (%s: %s); running without it", type(exc).__name__, exc)
+        return None
 
 
 def _execute(check: Check, params: dict, secrets: dict) -> Result:
@@ -223,7 +267,7 @@ def _record(check, started_at, duration, success, data, crashed) -> Result:
     metrics.CHECK_RUN_DURATION.labels(**labels).observe(duration / 1000)
     metrics.CHECK_RUNS.labels(**labels, outcome=outcome).inc()
     metrics.CHECK_LAST_SUCCESS.labels(**labels).set(1 if success else 0)
-    plot_path = check.plot or check.check_module.default_plot if not crashed else None
+    plot_path = None if crashed else check.get_plot_path()
     logger.info(
         "",
         extra={

@@ -30,6 +30,14 @@ env = environ.Env(
     CACHE_LOCK_ENABLED=(bool, True),
     REDIS_LOCK_TIMEOUT_SECONDS=(float, 300.0),
     REDIS_LOCK_BLOCKING_TIMEOUT_SECONDS=(float, 180.0),
+    REDIS_KEY_PREFIX=(str, "telescope"),
+    CELERY_BROKER_URL=(str, ""),
+    REFRESH_AHEAD=(bool, True),
+    REFRESH_DISPATCH_SECONDS=(float, 2.0),
+    REFRESH_BATCH_SIZE=(int, 25),
+    EMBEDDED_WORKERS=(int, 4),
+    HISTORY_DAYS=(int, 30),
+    WEBHOOK_URLS=(list, []),
     # Telescope's variables, with the defaults of Telescope's code.
     CONFIG_FILE=(str, "config.toml"),
     HOST=(str, "127.0.0.1"),
@@ -104,6 +112,14 @@ GITHUB_API_URL = env("GITHUB_API_URL")
 CURL_BINARY_PATH = env("CURL_BINARY_PATH")
 SENTRY_DSN = env("SENTRY_DSN")
 REDIS_URL = env("REDIS_URL")
+REDIS_KEY_PREFIX = env("REDIS_KEY_PREFIX")
+# Scheduled audits: results are refreshed before they expire (see audits.tasks).
+REFRESH_AHEAD = env("REFRESH_AHEAD")
+REFRESH_DISPATCH_SECONDS = env("REFRESH_DISPATCH_SECONDS")
+REFRESH_BATCH_SIZE = env("REFRESH_BATCH_SIZE")
+EMBEDDED_WORKERS = env("EMBEDDED_WORKERS")
+HISTORY_DAYS = env("HISTORY_DAYS")
+WEBHOOK_URLS = env("WEBHOOK_URLS")
 
 # --- Django -------------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -117,6 +133,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "django_celery_beat",
     "audits",
     "errors",
     "bugtracker",
@@ -166,7 +183,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "telescope",
+            "KEY_PREFIX": REDIS_KEY_PREFIX,
         }
     }
 else:
@@ -194,6 +211,29 @@ STORAGES = {
     },
 }
 LOGIN_URL = "admin:login"
+
+# --- Celery: workers behind Redis, or tasks in this process (embedded mode) ---------
+CELERY_BROKER_URL = env("CELERY_BROKER_URL") or REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = REDIS_URL or None
+# Without a broker, tasks run in this process: see telescope_site.celery.enqueue().
+CELERY_TASK_ALWAYS_EAGER = not (env("CELERY_BROKER_URL") or REDIS_URL)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "telescope_site.beat:LeaderScheduler"
+CELERY_BEAT_MAX_LOOP_INTERVAL = 1
+CELERY_BEAT_SCHEDULE = {
+    "audits.dispatch_refreshes": {
+        "task": "audits.tasks.dispatch_refreshes",
+        "schedule": REFRESH_DISPATCH_SECONDS,
+    },
+    "audits.prune_history": {"task": "audits.tasks.prune_history", "schedule": 3600.0},
+}
+DJANGO_CELERY_BEAT_TZ_AWARE = True
 
 # --- Security: production values unless DEBUG ---------------------------------------
 SESSION_COOKIE_SECURE = not DEBUG
@@ -265,11 +305,12 @@ LOGGING = {
 # --- Sentry, when configured --------------------------------------------------------
 if SENTRY_DSN:
     import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
     from sentry_sdk.integrations.django import DjangoIntegration
 
     sentry_sdk.init(
         dsn=SENTRY_DSN,
         environment=ENV_NAME or None,
-        integrations=[DjangoIntegration()],
+        integrations=[DjangoIntegration(), CeleryIntegration()],
         send_default_pii=False,
     )

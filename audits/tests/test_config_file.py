@@ -111,8 +111,8 @@ def test_table_values_are_cast():
 
 
 def test_unknown_field_is_refused():
-    (error,) = errors_of(f'[checks.w.h]\nmodule = "{ECHO}"\nparams.url = "u"\nschedule = 1\n')
-    assert error.startswith("config.toml: checks.w.h: schedule: unknown field")
+    (error,) = errors_of(f'[checks.w.h]\nmodule = "{ECHO}"\nparams.url = "u"\nretries = 1\n')
+    assert error.startswith("config.toml: checks.w.h: retries: unknown field")
 
 
 def test_wrong_type_of_field_is_refused():

@@ -1,0 +1,62 @@
+"""
+What happens when a check starts failing or recovers: one event, sent three ways.
+
+* a JSON log line (logger `check.state`);
+* a Sentry message when `SENTRY_DSN` is set: "p/n is failing" (error) or
+  "p/n recovered" (info), fingerprinted by p/n so each check is one Sentry issue;
+* a POST of the event as JSON to each of `WEBHOOK_URLS`, from a task that retries
+  (the request never waits for it).
+"""
+
+import logging
+
+import sentry_sdk
+from django.conf import settings
+
+from .states import FAILING
+
+logger = logging.getLogger("check.state")
+
+
+def emit(check, change: str, result) -> dict:
+    event = payload(check, change, result)
+    level = logging.ERROR if change == FAILING else logging.INFO
+    fields = {k: v for k, v in event.items() if k != "message"}  # reserved by logging
+    logger.log(level, event["message"], extra=fields)
+    _to_sentry(check, event)
+    _to_webhooks(event)
+    return event
+
+
+def payload(check, change: str, result) -> dict:
+    return {
+        "message": f"{check} {'is failing' if change == FAILING else 'recovered'}",
+        "project": check.project,
+        "check": check.name,
+        "state": change,
+        "success": result.success,
+        "datetime": result.datetime,
+        "data": result.data,
+        "url": check.get_absolute_url(),
+        "environment": settings.ENV_NAME or None,
+    }
+
+
+def _to_sentry(check, event: dict) -> None:
+    if not settings.SENTRY_DSN:
+        return
+    with sentry_sdk.new_scope() as scope:
+        scope.fingerprint = [f"{check}"]
+        scope.set_tag("source", "check")
+        scope.set_extra("data", event["data"])
+        level = "error" if event["state"] == FAILING else "info"
+        sentry_sdk.capture_message(event["message"], level=level)
+
+
+def _to_webhooks(event: dict) -> None:
+    from telescope_site.celery import enqueue
+
+    from .tasks import send_webhook
+
+    for url in settings.WEBHOOK_URLS:
+        enqueue(send_webhook, url, event)

@@ -1,0 +1,93 @@
+"""
+Celery tasks of the audits. They take ids, never objects.
+
+* `dispatch_refreshes` (every REFRESH_DISPATCH_SECONDS, from beat): cheap; claims
+  the refreshes due soon and fans them out as `run_checks_batch` tasks of
+  REFRESH_BATCH_SIZE ids, each sent for the time its first check is due;
+* `run_checks_batch`: runs a batch in parallel, stores history in bulk;
+* `run_check` (queued by `POST /checks/{project}/{name}/runs`) and
+  `run_scheduled_check` (a check's own schedule): run one check now;
+* `prune_history` (hourly): deletes runs older than HISTORY_DAYS;
+* `send_webhook`: POSTs a state change to one webhook, retrying with backoff.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from checks import http
+from telescope_site.celery import enqueue
+
+from . import history, metrics, refresh, runner
+from .models import Check
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(ignore_result=True)
+def dispatch_refreshes() -> int:
+    if not settings.REFRESH_AHEAD:
+        return 0
+    now = timezone.now()
+    horizon = timedelta(seconds=settings.REFRESH_DISPATCH_SECONDS * 2)
+    claimed = refresh.claim_due(now, horizon)
+    size = settings.REFRESH_BATCH_SIZE
+    for start in range(0, len(claimed), size):
+        batch = claimed[start : start + size]
+        eta = batch[0][1] if batch[0][1] > now else None
+        ids, due = [c[0] for c in batch], [c[1].isoformat() for c in batch]
+        enqueue(run_checks_batch, ids, due, eta=eta)
+    return len(claimed)
+
+
+@shared_task(ignore_result=True)
+def run_checks_batch(check_ids: list[int], due: list[str] | None = None) -> None:
+    scheduled = dict(zip(check_ids, map(datetime.fromisoformat, due or [])))
+    checks = list(_checks(check_ids))
+    _observe_lag(scheduled)
+    runner.run_checks(checks, force=True, scheduled_for=scheduled)
+
+
+@shared_task(ignore_result=True)
+def run_check(check_id: int) -> None:
+    for check in _checks([check_id]):
+        runner.run_check(check, force=True)
+
+
+@shared_task(ignore_result=True)
+def run_scheduled_check(check_id: int) -> None:
+    if not _checks([check_id]).exists():
+        logger.warning("Scheduled check %s no longer exists or is disabled", check_id)
+        return
+    run_check(check_id)
+
+
+@shared_task(ignore_result=True)
+def prune_history() -> int:
+    deleted = history.prune()
+    logger.info("Pruned %d check runs older than %d days", deleted, settings.HISTORY_DAYS)
+    return deleted
+
+
+@shared_task(
+    ignore_result=True,
+    autoretry_for=(http.HTTPError,),
+    retry_backoff=True,
+    retry_kwargs={"max_retries": 5},
+)
+def send_webhook(url: str, event: dict) -> None:
+    response = http.fetch("POST", url, json=event)
+    http.raise_for_status(response)
+
+
+def _checks(ids):
+    return Check.objects.enabled().filter(pk__in=ids).prefetch_related("tags")
+
+
+def _observe_lag(scheduled: dict) -> None:
+    now = timezone.now()
+    for due_at in scheduled.values():
+        metrics.REFRESH_LAG.observe(max((now - due_at).total_seconds(), 0))
