@@ -20,9 +20,12 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import params, runner, serializers
+from telescope_site.celery import enqueue
+
+from . import history, params, runner, serializers, tasks
 from .models import Check
 from .negotiation import AlwaysJSON, TelescopeNegotiation
+from .permissions import IsStaffOrToken
 from .renderers import PlainTextRenderer
 
 REFRESH_DISABLED = (
@@ -102,9 +105,7 @@ class CheckDetailView(PublicView):
     )
     def get(self, request, project, name):
         """Run one check. `?refresh=<secret>` runs it even when cached."""
-        check = _enabled().filter(project=project, name=name).first()
-        if check is None:
-            raise NotFound(f"Unknown check {project}/{name}.")
+        check = _get_check(project, name)
         refused = _refuse_refresh(request.query_params.get("refresh"))
         if refused:
             return refused
@@ -117,13 +118,79 @@ class CheckDetailView(PublicView):
         return _results_response([check], [result], single=True)
 
 
+class CheckHistoryView(PublicView):
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = AlwaysJSON
+
+    @extend_schema(operation_id="check_history", responses=serializers.HistoryPointSerializer(many=True))
+    def get(self, request, project, name):
+        """The check's runs over HISTORY_DAYS: `{t, success, scalar}`, equal neighbours folded."""
+        check = _get_check(project, name)
+        return Response(history.series([check])[check.pk])
+
+
+class ProjectUptimeView(PublicView):
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = AlwaysJSON
+
+    @extend_schema(operation_id="project_uptime", responses=serializers.UptimeSerializer)
+    def get(self, request, project):
+        """Percentage of passing runs of a project's checks over 24 h, 7 d and 30 d."""
+        checks = _enabled().filter(project=project)
+        if not checks:
+            raise NotFound(f"Unknown project {project!r}.")
+        return Response(history.uptime(checks))
+
+
+class CheckUptimeView(PublicView):
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = AlwaysJSON
+
+    @extend_schema(operation_id="check_uptime", responses=serializers.UptimeSerializer)
+    def get(self, request, project, name):
+        """Percentage of passing runs of a check over 24 h, 7 d and 30 d."""
+        return Response(history.uptime([_get_check(project, name)]))
+
+
+class CheckRunsView(APIView):
+    """Queue a run now: for staff sessions (with CSRF) and API tokens."""
+
+    permission_classes = [IsStaffOrToken]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = AlwaysJSON
+
+    @extend_schema(operation_id="queue_run", request=None, responses={202: serializers.QueuedSerializer})
+    def post(self, request, project, name):
+        """Run the check now, in the background; its result replaces the cached one."""
+        check = _get_check(project, name)
+        try:
+            enqueue(tasks.run_check, check.pk)
+        except Exception as exc:  # the broker is down: say so instead of a 500
+            detail = f"The task queue is unavailable ({type(exc).__name__}); try again."
+            return Response({"detail": detail}, status=503)
+        body = {
+            "detail": f"A run of {check} is queued.",
+            "check": check.get_absolute_url(),
+            "history": f"{check.get_absolute_url()}/history",
+        }
+        return Response(body, status=202, headers={"Location": body["check"]})
+
+
+def _get_check(project: str, name: str) -> Check:
+    check = _enabled().filter(project=project, name=name).first()
+    if check is None:
+        raise NotFound(f"Unknown check {project}/{name}.")
+    return check
+
+
 def _enabled():
     return Check.objects.enabled().prefetch_related("tags")
 
 
 def _results_response(checks, results, single=False) -> Response:
+    points = history.series(checks)
     payload = [
-        {**check.get_info(), **result.as_dict(), "buglist": [], "history": []}
+        {**check.get_info(), **result.as_dict(), "buglist": [], "history": points[check.pk]}
         for check, result in zip(checks, results)
     ]
     return Response(payload[0] if single else payload, status=_status_of(results))

@@ -48,3 +48,22 @@ class CheckResultSerializer(CheckInfoSerializer):
     data = serializers.JSONField()
     buglist = serializers.ListField(child=serializers.DictField())
     history = serializers.ListField(child=serializers.DictField())
+
+
+class HistoryPointSerializer(serializers.Serializer):
+    t = serializers.CharField(help_text="UTC, YYYY-MM-DD HH:MM:SS.")
+    success = serializers.BooleanField()
+    scalar = serializers.FloatField(allow_null=True, help_text="The plotted value.")
+
+
+class UptimeSerializer(serializers.Serializer):
+    _help = "Percentage of passing runs; null when there was no run."
+    h24 = serializers.FloatField(source="24h", allow_null=True, help_text=_help)
+    d7 = serializers.FloatField(source="7d", allow_null=True, help_text=_help)
+    d30 = serializers.FloatField(source="30d", allow_null=True, help_text=_help)
+
+
+class QueuedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    check = serializers.CharField(help_text="Where the result will be served.")
+    history = serializers.CharField(help_text="Where the run will appear.")

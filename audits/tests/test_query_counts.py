@@ -1,4 +1,7 @@
-"""The hot paths make a fixed number of queries, however many checks there are."""
+"""
+The hot paths make a fixed number of queries, however many checks there are:
+the checks, their tags, and (for results) their history.
+"""
 
 import pytest
 from django.db import connection
@@ -12,17 +15,17 @@ def queries_of(client, url) -> int:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_project_of_many_checks_takes_two_queries(client, make_check):
+def test_project_of_many_checks_takes_three_queries(client, make_check):
     for i in range(20):
         make_check(name=f"c{i}", module="counter", tags=["t"])
     client.get("/checks/proj")  # warm the cache
-    assert queries_of(client, "/checks/proj") == 2
-    assert queries_of(client, "/checks/tags/t") == 2
+    assert queries_of(client, "/checks/proj") == 3
+    assert queries_of(client, "/checks/tags/t") == 3
     assert queries_of(client, "/checks") == 2
 
 
 @pytest.mark.django_db
-def test_cached_single_check_takes_two_queries(client, make_check):
+def test_cached_single_check_takes_three_queries(client, make_check):
     make_check(name="one", module="counter", tags=["a", "b"])
     client.get("/checks/proj/one")
-    assert queries_of(client, "/checks/proj/one") == 2
+    assert queries_of(client, "/checks/proj/one") == 3
