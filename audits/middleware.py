@@ -53,3 +53,21 @@ def _safe_query(request) -> dict:
         key: "[hidden]" if key in HIDDEN_QUERY_PARAMETERS else request.GET.getlist(key)
         for key in request.GET
     }
+
+
+class HeadWithoutBodyMiddleware:
+    """
+    HEAD answers carry the headers of GET and no body. Django leaves stripping
+    the body to the server, and gunicorn logs a warning for every such response.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.method == "HEAD" and not response.streaming:
+            length = len(response.content)
+            response.content = b""
+            response["Content-Length"] = str(length)
+        return response

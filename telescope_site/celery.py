@@ -38,7 +38,8 @@ def start_embedded_beat():
     """Fire the periodic tasks from a thread of this process (embedded mode only)."""
     from celery.beat import EmbeddedService
 
-    beat = EmbeddedService(app, thread=True)
+    app.loader.import_default_modules()  # register every app's tasks.py, as a worker does
+    beat = EmbeddedService(app, thread=True, scheduler_cls=app.conf.beat_scheduler)
     beat.start()
     logger.info("Embedded scheduler started")
     return beat
@@ -54,6 +55,9 @@ def _embedded_pool() -> ThreadPoolExecutor:
 
 
 def _apply_logged(task, args):
+    from django.db import close_old_connections
+
+    close_old_connections()  # pool threads live long: never reuse a broken connection
     result = task.apply(args)
     if result.failed():
         logger.error("Task %s failed: %r", task.name, result.result)

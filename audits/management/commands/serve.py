@@ -1,8 +1,9 @@
 """
 `python manage.py serve`: the service on HOST:PORT, as `make run` starts it.
 
-It replaces itself with gunicorn (threads, one worker: the embedded mode keeps its
-cache and in-process tasks in one process). Extra arguments go to gunicorn.
+It replaces itself with gunicorn: one worker with threads, because the embedded
+mode keeps its cache, its scheduler and its tasks in one process (see
+`telescope_site.gunicorn_conf`). Extra arguments go to gunicorn.
 """
 
 import os
@@ -29,6 +30,7 @@ class Command(BaseCommand):
         command = [
             gunicorn, "telescope_site.wsgi:application",
             "--bind", f"{settings.HOST}:{settings.PORT}",
+            "--config", "python:telescope_site.gunicorn_conf",
             "--workers", "1", "--threads", str(threads),
             *gunicorn_args,
         ]
