@@ -14,6 +14,7 @@ import hmac
 from django.conf import settings
 from django.shortcuts import redirect
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
@@ -155,6 +156,8 @@ class CheckUptimeView(PublicView):
 class CheckRunsView(APIView):
     """Queue a run now: for staff sessions (with CSRF) and API tokens."""
 
+    # Token first, so that a missing or wrong token answers 401 with WWW-Authenticate.
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [IsStaffOrToken]
     renderer_classes = [JSONRenderer]
     content_negotiation_class = AlwaysJSON

@@ -1,12 +1,17 @@
 """
 Prometheus metrics of the service, served at `/__metrics__`.
 
+Check durations and counts are those of the runs made by the scraped process;
+each check's last result comes from the database, whoever ran it.
+
 Labels are bounded on purpose: requests are labelled by route pattern, never by
 raw URL (Telescope's raw URL label leaked `?refresh=<secret>` and grew without
 bound), and checks by project and name.
 """
 
-from prometheus_client import Counter, Gauge, Histogram
+from django.db import DatabaseError
+from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
 
 PREFIX = "telescope"
 
@@ -31,11 +36,49 @@ CHECK_RUNS = Counter(
     "Check runs, by outcome: success, failure or crash.",
     ["project", "check", "outcome"],
 )
-CHECK_LAST_SUCCESS = Gauge(
-    f"{PREFIX}_check_last_success",
-    "1 when the last run of the check passed, 0 when it failed or crashed.",
-    ["project", "check"],
-)
+
+
+class CheckStateCollector:
+    """
+    Each check's last result, read from the database at scrape time: runs happen
+    in web processes and in Celery workers alike, and any of them may be scraped.
+    """
+
+    def describe(self):
+        # Describing without collecting keeps registration free of database queries.
+        return [self._families()[0]]
+
+    def collect(self):
+        from .models import Check
+
+        last_success, last_run = self._families()
+        rows = Check.objects.enabled().exclude(last_success__isnull=True)
+        try:
+            rows = list(rows.values_list("project", "name", "last_success", "last_run_at"))
+        except DatabaseError:
+            rows = []  # the heartbeat reports the database; metrics stay available
+        for project, name, success, run_at in rows:
+            last_success.add_metric([project, name], 1 if success else 0)
+            last_run.add_metric([project, name], run_at.timestamp())
+        yield last_success
+        yield last_run
+
+    def _families(self):
+        return (
+            GaugeMetricFamily(
+                f"{PREFIX}_check_last_success",
+                "1 when the last run of the check passed, 0 when it failed or crashed.",
+                labels=["project", "check"],
+            ),
+            GaugeMetricFamily(
+                f"{PREFIX}_check_last_run_timestamp_seconds",
+                "When the last run of the check started (Unix time).",
+                labels=["project", "check"],
+            ),
+        )
+
+
+REGISTRY.register(CheckStateCollector())
 REFRESH_LAG = Histogram(
     f"{PREFIX}_refresh_lag_seconds",
     "How late a scheduled refresh started, after the time it was due.",

@@ -266,7 +266,6 @@ def _record(check, started_at, duration, success, data, crashed) -> Result:
     labels = {"project": check.project, "check": check.name}
     metrics.CHECK_RUN_DURATION.labels(**labels).observe(duration / 1000)
     metrics.CHECK_RUNS.labels(**labels, outcome=outcome).inc()
-    metrics.CHECK_LAST_SUCCESS.labels(**labels).set(1 if success else 0)
     plot_path = None if crashed else check.get_plot_path()
     logger.info(
         "",

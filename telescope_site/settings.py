@@ -177,6 +177,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
 
     pymysql.install_as_MySQLdb()
     DATABASES["default"].setdefault("OPTIONS", {})["charset"] = "utf8mb4"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded mode writes from several threads (requests, scheduled runs):
+    # WAL lets readers go on during a write, IMMEDIATE and a timeout queue writers.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if REDIS_URL:

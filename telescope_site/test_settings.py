@@ -16,3 +16,9 @@ LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # Static files come from the finders in tests; there is no collectstatic output.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not SQLite's shared in-memory database, whose table locks fail at
+    # once: concurrency tests then see the same locking as the embedded mode.
+    (BASE_DIR / "var").mkdir(exist_ok=True)  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}  # noqa: F405

@@ -220,7 +220,7 @@ def test_diagram_is_404_when_the_path_is_a_directory(client, settings, tmp_path)
 # --- /__metrics__ -------------------------------------------------------------------
 
 
-def test_metrics_are_prometheus_text(client):
+def test_metrics_are_prometheus_text(client, db):
     response = client.get("/__metrics__")
     assert response.status_code == 200
     assert response["Content-Type"] == CONTENT_TYPE_LATEST
