@@ -31,6 +31,7 @@ class Upstream:
     def __init__(self):
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, str, dict]] = []
+        self.bodies: dict[str, list[bytes]] = {}  # request bodies by path
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.server.daemon_threads = True
         self.thread = threading.Thread(
@@ -94,7 +95,8 @@ class Upstream:
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
+                body = self.rfile.read(length)
+                upstream.bodies.setdefault(self.path.split("?")[0], []).append(body)
                 self._answer(send_body=True)
 
             def do_HEAD(self):

@@ -1,0 +1,84 @@
+"""State-change events: a log line, a Sentry message, a POST to each webhook."""
+
+import gzip
+import json
+import logging
+import time
+
+import pytest
+import sentry_sdk
+
+from audits import events, states
+from audits.runner import Result
+
+FAILED = Result("2026-11-21T10:00:00+00:00", False, {"error": "down"}, 12, ran=True)
+
+
+def wait_for(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
+
+
+@pytest.mark.django_db
+def test_event_is_logged_as_json_fields(make_check, caplog):
+    check = make_check()
+    with caplog.at_level(logging.INFO, logger="check.state"):
+        events.emit(check, states.FAILING, FAILED)
+    (record,) = [r for r in caplog.records if r.name == "check.state"]
+    assert record.getMessage() == "proj/check is failing"
+    assert (record.levelno, record.state, record.data) == (logging.ERROR, "failing", {"error": "down"})
+
+
+@pytest.mark.django_db
+def test_recovery_is_logged_as_info(make_check, caplog):
+    with caplog.at_level(logging.INFO, logger="check.state"):
+        events.emit(make_check(), states.RECOVERED, FAILED)
+    (record,) = [r for r in caplog.records if r.name == "check.state"]
+    assert (record.getMessage(), record.levelno) == ("proj/check recovered", logging.INFO)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_webhook_receives_the_event(make_check, upstream, settings):
+    settings.WEBHOOK_URLS = [upstream.route("/hook-a"), upstream.route("/hook-b")]
+    events.emit(make_check(), states.FAILING, FAILED)
+    wait_for(lambda: upstream.hits("/hook-a") == 1 and upstream.hits("/hook-b") == 1)
+    method, _, headers = upstream.requests[0]
+    assert method == "POST" and headers["Content-Type"] == "application/json"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_failing_webhook_is_retried(make_check, upstream, settings, monkeypatch):
+    from audits import tasks
+
+    monkeypatch.setattr(tasks.send_webhook, "retry_backoff", False)
+    monkeypatch.setattr(tasks.send_webhook, "default_retry_delay", 0)
+    settings.WEBHOOK_URLS = [upstream.route("/hook", status=502)]
+    events.emit(make_check(), states.FAILING, FAILED)
+    wait_for(lambda: upstream.hits("/hook") >= 2)
+
+
+@pytest.mark.django_db
+def test_sentry_receives_a_fingerprinted_message(make_check, upstream, settings):
+    upstream.route("/api/1/envelope/", json={"id": "x"})
+    settings.SENTRY_DSN = f"http://public@127.0.0.1:{upstream.port}/1"
+    sentry_sdk.init(dsn=settings.SENTRY_DSN, default_integrations=False)
+    try:
+        events.emit(make_check(), states.FAILING, FAILED)
+        sentry_sdk.flush(timeout=5)
+    finally:
+        sentry_sdk.init()  # back to no Sentry for the other tests
+    wait_for(lambda: upstream.hits("/api/1/envelope/") == 1)
+    body = gzip.decompress(upstream.bodies["/api/1/envelope/"][0]).decode()
+    event = json.loads(body.splitlines()[-1])
+    assert event["message"] == "proj/check is failing"
+    assert (event["level"], event["fingerprint"]) == ("error", ["proj/check"])
+    assert event["tags"]["source"] == "check"
+
+
+@pytest.mark.django_db
+def test_no_sentry_dsn_sends_nothing(make_check, upstream, settings):
+    settings.SENTRY_DSN = ""
+    events.emit(make_check(), states.FAILING, FAILED)
+    assert upstream.requests == []
