@@ -7,6 +7,9 @@ from django.conf import settings
 class AuditsConfig(AppConfig):
     name = "audits"
     verbose_name = "Audits"
+    # import_config / export_config hand the [checks] section of config.toml to this.
+    config_section = "checks"
+    config_handler = "audits.config_section"
 
     def ready(self):
         # Check modules never import Django; they get their settings from here.

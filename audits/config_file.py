@@ -28,7 +28,6 @@ CHECK_FIELDS = (
     "description", "module", "params", "ttl", "tags", "plot", "enabled",
     "schedule", "failure_threshold",
 )
-TOP_LEVEL_KEYS = ("checks",)
 # "tags" would be read as /checks/tags/{tag}; "/" and "+" split URLs and tag lists.
 RESERVED_PROJECTS = ("tags",)
 FORBIDDEN_CHARACTERS = set("/+?#% \t\n")
@@ -85,15 +84,18 @@ def load(path: str | Path) -> list[CheckSpec]:
 
 
 def parse(text: str, source: str) -> list[CheckSpec]:
+    """The checks of a whole config.toml text (its other sections belong to other apps)."""
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{source}: invalid TOML: {exc}"]) from None
+    return read_section(document.get("checks", {}), source)
+
+
+def read_section(projects: Any, source: str) -> list[CheckSpec]:
+    """The checks of a `[checks]` section; ConfigError listing every problem."""
     errors: list[str] = []
-    for key in document:
-        if key not in TOP_LEVEL_KEYS:
-            errors.append(f"{source}: {key}: unknown section (expected: checks)")
-    specs = list(_read_checks(document.get("checks", {}), source, errors))
+    specs = list(_read_checks(projects, source, errors))
     if errors:
         raise ConfigError(errors)
     return specs

@@ -10,11 +10,15 @@ from .importer import spec_of
 from .models import Check
 
 
-def export_toml(checks=None) -> str:
-    """The checks (all of them by default) as Telescope-format TOML, in file order."""
+def export_section(checks=None) -> dict:
+    """The checks (all of them by default) as a `[checks]` section, in file order."""
     checks = Check.objects.prefetch_related("tags") if checks is None else checks
-    document: dict = {"checks": {}}
+    section: dict = {}
     for check in checks:
-        projects = document["checks"].setdefault(check.project, {})
-        projects[check.name] = spec_of(check).as_toml()
-    return tomli_w.dumps(document, multiline_strings=True)
+        section.setdefault(check.project, {})[check.name] = spec_of(check).as_toml()
+    return section
+
+
+def export_toml(checks=None) -> str:
+    """The checks as Telescope-format TOML."""
+    return tomli_w.dumps({"checks": export_section(checks)}, multiline_strings=True)

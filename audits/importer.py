@@ -39,6 +39,14 @@ class ImportPlan:
     def is_empty(self) -> bool:
         return not (self.created or self.changed or self.removed)
 
+    def lines(self) -> list[tuple[str, str]]:
+        """(verb, what) for each change, for people to read."""
+        return (
+            [("created", f"{s.project}/{s.name}") for s in self.created]
+            + [("changed", f"{c.check} ({', '.join(c.fields)})") for c in self.changed]
+            + [("removed", f"{check}") for check in self.removed]
+        )
+
 
 def plan(specs: list[CheckSpec], prune: bool = False) -> ImportPlan:
     existing = {

@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class ErrorsConfig(AppConfig):
     name = "errors"
     verbose_name = "Errors"
+    # import_config / export_config hand the [errors] section of config.toml to this.
+    config_section = "errors"
+    config_handler = "errors.config_section"

@@ -1,1 +1,203 @@
-"""Models of the errors app: services, targets, error groups (to come)."""
+"""
+Errors as data: the services to scrape, the instances found for them, and the
+exceptions they report, aggregated exactly across instances and over time.
+
+Exactness rests on `TargetCount`: the last `total_count` each instance reported
+for each key, kept in the database so that a restart of this service, or several
+scrapers at once, neither double-counts nor loses anything (see
+`errors.aggregation`).
+"""
+
+from django.db import models
+from django.utils import timezone
+
+
+class Service(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    endpoint = models.CharField(
+        max_length=200, default="/errors", help_text="Path that serves the errors JSON."
+    )
+    scheme = models.CharField(
+        max_length=5, choices=[("http", "http"), ("https", "https")], default="http"
+    )
+    refresh_interval = models.PositiveIntegerField(
+        default=30, help_text="Seconds between two scrapes."
+    )
+    discovery = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="static_configs, file_sd_configs, dns_sd_configs, relabel_configs "
+        "(Prometheus syntax).",
+    )
+    request_headers = models.JSONField(
+        default=dict, blank=True, help_text="Headers sent with each scrape; ${VAR} allowed."
+    )
+    enabled = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(default=0)
+    next_scrape_at = models.DateTimeField(null=True, editable=False, db_index=True)
+    last_scrape_at = models.DateTimeField(null=True, editable=False)
+    last_scrape_duration = models.FloatField(null=True, editable=False)
+    last_discovery_errors = models.JSONField(default=list, editable=False)
+    scrape_failures = models.BigIntegerField(
+        default=0, editable=False, help_text="Failed target scrapes since the service was added."
+    )
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self):
+        return self.name
+
+    def target_url(self, address: str) -> str:
+        return f"{self.scheme}://{address}{self.endpoint}"
+
+
+class TargetStatus(models.TextChoices):
+    UNKNOWN = "unknown"
+    UP = "up"
+    DOWN = "down"
+
+
+class Target(models.Model):
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="targets")
+    address = models.CharField(max_length=255, help_text="host:port")
+    labels = models.JSONField(default=dict)
+    status = models.CharField(
+        max_length=10, choices=TargetStatus.choices, default=TargetStatus.UNKNOWN
+    )
+    last_scrape_at = models.DateTimeField(null=True)
+    last_error = models.TextField(blank=True)
+    duration = models.FloatField(null=True, help_text="Seconds the last scrape took.")
+    target_uuid = models.CharField(max_length=100, blank=True)
+    discovered_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["service", "address"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "address"], name="unique_target")
+        ]
+
+    def __str__(self):
+        return f"{self.service}: {self.address}"
+
+    @property
+    def url(self) -> str:
+        return self.service.target_url(self.address)
+
+
+class GroupStatus(models.TextChoices):
+    ACTIVE = "active"
+    RESOLVED = "resolved"
+    IGNORED = "ignored"
+
+
+class ErrorGroupQuerySet(models.QuerySet):
+    def visible(self, now=None):
+        """Active groups, and ignored ones whose ignore period is over."""
+        now = now or timezone.now()
+        return self.filter(
+            models.Q(status=GroupStatus.ACTIVE)
+            | models.Q(status=GroupStatus.IGNORED, ignored_until__lte=now)
+        )
+
+
+class ErrorGroup(models.Model):
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="groups")
+    # Indexed, so bounded: longer keys are shortened with a hash (errors.aggregation).
+    aggregation_key = models.CharField(max_length=500)
+    severity = models.CharField(max_length=20, default="error")
+    total_count = models.BigIntegerField(default=0)
+    first_seen = models.DateTimeField(null=True)
+    last_seen = models.DateTimeField(null=True, db_index=True)
+    status = models.CharField(
+        max_length=10, choices=GroupStatus.choices, default=GroupStatus.ACTIVE, db_index=True
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    ignored_until = models.DateTimeField(
+        null=True, blank=True, help_text="Empty: ignored for good."
+    )
+    regression = models.BooleanField(
+        default=False, help_text="It came back after being resolved."
+    )
+    # The latest occurrence's class and message, for lists and text search.
+    error_class = models.CharField(max_length=255, blank=True)
+    message = models.TextField(blank=True)
+
+    objects = ErrorGroupQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-last_seen"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service", "aggregation_key"], name="unique_error_group"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.service}: {self.aggregation_key}"
+
+    def resolve(self, now=None) -> None:
+        self.status, self.resolved_at = GroupStatus.RESOLVED, now or timezone.now()
+        self.regression = False
+        self.save(update_fields=["status", "resolved_at", "regression"])
+
+    def unresolve(self) -> None:
+        self.status, self.resolved_at, self.ignored_until = GroupStatus.ACTIVE, None, None
+        self.save(update_fields=["status", "resolved_at", "ignored_until"])
+
+    def ignore(self, until=None) -> None:
+        self.status, self.ignored_until = GroupStatus.IGNORED, until
+        self.save(update_fields=["status", "ignored_until"])
+
+
+class Occurrence(models.Model):
+    group = models.ForeignKey(ErrorGroup, on_delete=models.CASCADE, related_name="occurrences")
+    uuid = models.CharField(max_length=64)
+    timestamp = models.DateTimeField()
+    severity = models.CharField(max_length=20, default="error")
+    error_class = models.CharField(max_length=255)
+    message = models.TextField(blank=True)
+    stacktrace = models.JSONField(default=list)
+    cause = models.JSONField(null=True, help_text="The chain of causes, outermost first.")
+    http_context = models.JSONField(null=True)
+
+    class Meta:
+        ordering = ["-timestamp"]
+        indexes = [models.Index(fields=["group", "-timestamp"], name="occurrence_latest")]
+        constraints = [
+            models.UniqueConstraint(fields=["group", "uuid"], name="unique_occurrence")
+        ]
+
+    def __str__(self):
+        return f"{self.error_class} at {self.timestamp:%Y-%m-%d %H:%M:%S}"
+
+
+class TargetCount(models.Model):
+    """The last total_count one instance reported for one key."""
+
+    group = models.ForeignKey(
+        ErrorGroup, on_delete=models.CASCADE, related_name="target_counts"
+    )
+    # target_uuid of the instance, or its URL for clients that send none.
+    target_id = models.CharField(max_length=255)
+    count = models.BigIntegerField()
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "target_id"], name="unique_target_count")
+        ]
+
+
+class HourlyCount(models.Model):
+    """How many occurrences a group gained during one hour, for charts."""
+
+    group = models.ForeignKey(ErrorGroup, on_delete=models.CASCADE, related_name="hourly")
+    hour = models.DateTimeField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["hour"]
+        constraints = [
+            models.UniqueConstraint(fields=["group", "hour"], name="unique_hourly_count")
+        ]

@@ -38,6 +38,13 @@ env = environ.Env(
     EMBEDDED_WORKERS=(int, 4),
     HISTORY_DAYS=(int, 30),
     WEBHOOK_URLS=(list, []),
+    # Errors (Periskop).
+    ERRORS_MAX_OCCURRENCES=(int, 100),
+    ERRORS_RETENTION_DAYS=(int, 90),
+    ERRORS_ANONYMOUS_RESOLVE=(bool, False),
+    ERRORS_SCRAPE_TIMEOUT_SECONDS=(float, 10.0),
+    ERRORS_SCRAPE_CONCURRENCY=(int, 32),
+    ERRORS_MAX_BODY_BYTES=(int, 10 * 1024 * 1024),
     # Telescope's variables, with the defaults of Telescope's code.
     CONFIG_FILE=(str, "config.toml"),
     HOST=(str, "127.0.0.1"),
@@ -120,6 +127,13 @@ REFRESH_BATCH_SIZE = env("REFRESH_BATCH_SIZE")
 EMBEDDED_WORKERS = env("EMBEDDED_WORKERS")
 HISTORY_DAYS = env("HISTORY_DAYS")
 WEBHOOK_URLS = env("WEBHOOK_URLS")
+# Errors: how they are scraped and kept (see errors/).
+ERRORS_MAX_OCCURRENCES = env("ERRORS_MAX_OCCURRENCES")
+ERRORS_RETENTION_DAYS = env("ERRORS_RETENTION_DAYS")
+ERRORS_ANONYMOUS_RESOLVE = env("ERRORS_ANONYMOUS_RESOLVE")
+ERRORS_SCRAPE_TIMEOUT_SECONDS = env("ERRORS_SCRAPE_TIMEOUT_SECONDS")
+ERRORS_SCRAPE_CONCURRENCY = env("ERRORS_SCRAPE_CONCURRENCY")
+ERRORS_MAX_BODY_BYTES = env("ERRORS_MAX_BODY_BYTES")
 
 # --- Django -------------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -243,6 +257,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": REFRESH_DISPATCH_SECONDS,
     },
     "audits.prune_history": {"task": "audits.tasks.prune_history", "schedule": 3600.0},
+    "errors.dispatch_scrapes": {"task": "errors.tasks.dispatch_scrapes", "schedule": 1.0},
+    "errors.prune": {"task": "errors.tasks.prune", "schedule": 3600.0},
 }
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 

@@ -140,11 +140,6 @@ def test_tag_with_a_plus_is_refused():
     assert "tags[0]: 'a+b' is not a valid tag name" in error
 
 
-def test_unknown_section_is_refused():
-    (error,) = errors_of("[alerts]\nx = 1\n")
-    assert error == "config.toml: alerts: unknown section (expected: checks)"
-
-
 def test_every_problem_of_the_file_is_listed():
     errors = errors_of(
         f'[checks.a.one]\nmodule = "{ECHO}"\n'

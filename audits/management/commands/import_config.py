@@ -1,10 +1,12 @@
 """
 `python manage.py import_config [FILE] [--prune] [--dry-run]`
 
-Reads a Telescope-format config.toml (CONFIG_FILE by default), validates all of it,
-then creates and updates checks in one transaction. `--prune` also removes the
-checks that the file no longer has. Prints what was created, changed and removed;
-a broken file changes nothing and exits 1 with every problem listed.
+Reads a config.toml (CONFIG_FILE by default) — checks in Telescope's format,
+services in `[errors.services.*]` — or Periskop's YAML file (`.yml`, `.yaml`),
+validates all of it, then creates and updates everything in one transaction.
+`--prune` also removes what the file no longer has, in the sections it has.
+Prints what was created, changed and removed; a broken file changes nothing and
+exits 1 with every problem listed.
 """
 
 import os
@@ -12,48 +14,51 @@ import os
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from audits import config_file, importer, placeholders
+from audits import config_document, placeholders
+
+STYLES = {"created": "SUCCESS", "changed": "WARNING", "removed": "ERROR"}
 
 
 class Command(BaseCommand):
-    help = "Import checks from a Telescope config.toml."
+    help = "Import checks and error services from config.toml (or Periskop's YAML)."
 
     def add_arguments(self, parser):
         parser.add_argument("file", nargs="?", help="default: CONFIG_FILE")
-        parser.add_argument("--prune", action="store_true", help="remove checks not in the file")
+        parser.add_argument("--prune", action="store_true", help="remove what is not in the file")
         parser.add_argument("--dry-run", action="store_true", help="show what would change")
 
     def handle(self, *args, file=None, prune=False, dry_run=False, **options):
         path = file or settings.CONFIG_FILE
         try:
-            specs = config_file.load(path)
-        except config_file.ConfigError as exc:
+            document = config_document.load(path)
+            plans = config_document.plan(document, str(path), prune)
+        except config_document.DocumentError as exc:
             raise CommandError(f"Nothing imported.\n{exc}", returncode=1)
-        plan = importer.plan(specs, prune=prune)
         if not dry_run:
-            importer.apply(plan)
-        self._report(path, plan, dry_run)
-        self._warn_unset_variables(specs)
+            config_document.apply(plans)
+        self._report(path, plans, dry_run)
+        self._warn_unset_variables(document.get("checks", {}))
 
-    def _report(self, path, plan, dry_run):
-        for spec in plan.created:
-            self.stdout.write(self.style.SUCCESS(f"created {spec.project}/{spec.name}"))
-        for change in plan.changed:
-            fields = ", ".join(change.fields)
-            self.stdout.write(self.style.WARNING(f"changed {change.check} ({fields})"))
-        for check in plan.removed:
-            self.stdout.write(self.style.ERROR(f"removed {check}"))
-        summary = (
-            f"{path}: {len(plan.created)} created, {len(plan.changed)} changed, "
-            f"{len(plan.removed)} removed, {len(plan.unchanged)} unchanged"
-        )
+    def _report(self, path, plans, dry_run):
+        counts = {"created": 0, "changed": 0, "removed": 0}
+        unchanged = 0
+        for section_plan in plans:
+            for verb, what in section_plan.plan.lines():
+                counts[verb] += 1
+                style = getattr(self.style, STYLES[verb])
+                self.stdout.write(style(f"{verb} {what}"))
+            unchanged += len(section_plan.plan.unchanged)
+        summary = ", ".join(f"{n} {verb}" for verb, n in counts.items())
+        summary = f"{path}: {summary}, {unchanged} unchanged"
         self.stdout.write(summary + (" (dry run: nothing written)." if dry_run else "."))
 
-    def _warn_unset_variables(self, specs):
+    def _warn_unset_variables(self, checks_section):
         # Not an error: the workers that run the checks may have another environment.
-        for spec in specs:
-            for name in sorted(placeholders.required_names(spec.params) - set(os.environ)):
-                self.stderr.write(
-                    f"warning: {spec.project}/{spec.name} uses ${{{name}}}, "
-                    f"which is not set here; it must be set where checks run."
-                )
+        for project, checks in checks_section.items():
+            for name, table in checks.items() if isinstance(checks, dict) else ():
+                params = table.get("params", {}) if isinstance(table, dict) else {}
+                for variable in sorted(placeholders.required_names(params) - set(os.environ)):
+                    self.stderr.write(
+                        f"warning: {project}/{name} uses ${{{variable}}}, "
+                        f"which is not set here; it must be set where checks run."
+                    )

@@ -1,0 +1,117 @@
+"""
+One scrape of one service: discover its targets, fetch them all, merge each
+payload as it arrives.
+
+Targets are fetched in parallel (`ERRORS_SCRAPE_CONCURRENCY` at once) with a
+per-request timeout, and each payload is merged and dropped as soon as it
+arrives, so memory stays flat however many instances a service has. A target that
+is down, hangs, answers non-2xx, garbage, the wrong shape or too much is recorded
+on its `Target` (status, error, duration) and skipped; the others are merged as
+usual and nothing already counted is lost.
+"""
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.db.models import F
+from django.utils import timezone
+
+from . import aggregation, discovery, fetch
+from .models import Service, Target, TargetStatus
+
+logger = logging.getLogger(__name__)
+TARGET_FIELDS = ["status", "last_scrape_at", "last_error", "duration", "target_uuid"]
+
+
+@dataclass
+class ScrapeReport:
+    targets: int = 0
+    up: int = 0
+    increment: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def scrape(service: Service) -> ScrapeReport:
+    started = time.monotonic()
+    report = ScrapeReport()
+    targets = sync_targets(service, report)
+    pairs = [(target, service.target_url(target.address)) for target in targets]
+    results = fetch.fetch_many(
+        pairs,
+        concurrency=settings.ERRORS_SCRAPE_CONCURRENCY,
+        timeout=settings.ERRORS_SCRAPE_TIMEOUT_SECONDS,
+        max_bytes=settings.ERRORS_MAX_BODY_BYTES,
+        headers=_headers(service),
+    )
+    for target, result in results:
+        _merge(service, target, result, report)
+    Target.objects.bulk_update(targets, TARGET_FIELDS)
+    _finish(service, report, time.monotonic() - started)
+    return report
+
+
+def sync_targets(service: Service, report: ScrapeReport) -> list[Target]:
+    """The service's Target rows made to match what discovery finds now."""
+    found, problems = discovery.discover(service.discovery, base_dir=_config_dir())
+    report.errors += problems
+    existing = {t.address: t for t in service.targets.all()}
+    wanted = {d.address: d for d in found}
+    service.targets.filter(address__in=set(existing) - set(wanted)).delete()
+    changed = [_relabel(existing[a], d.labels) for a, d in wanted.items() if a in existing]
+    Target.objects.bulk_update([t for t in changed if t], ["labels"])
+    Target.objects.bulk_create(
+        [Target(service=service, address=a, labels=d.labels) for a, d in wanted.items() if a not in existing],
+        ignore_conflicts=True,
+    )
+    report.targets = len(wanted)
+    return list(service.targets.filter(address__in=wanted))
+
+
+def _relabel(target: Target, labels: dict) -> Target | None:
+    if target.labels == labels:
+        return None
+    target.labels = labels
+    return target
+
+
+def _merge(service, target: Target, result: fetch.FetchResult, report: ScrapeReport) -> None:
+    target.last_scrape_at, target.duration = timezone.now(), result.duration
+    target.status = TargetStatus.UP if result.payload else TargetStatus.DOWN
+    target.last_error = result.error
+    if result.payload is None:
+        return
+    target.target_uuid = (result.payload.target_uuid or "")[:100]
+    try:
+        merged = aggregation.ingest(service, result.payload, service.target_url(target.address))
+    except DatabaseError as exc:
+        logger.exception("Could not store the errors of %s", target)
+        target.status, target.last_error = TargetStatus.DOWN, f"not stored: {exc}"
+        return
+    report.up += 1
+    report.increment += merged.increment
+
+
+def _finish(service: Service, report: ScrapeReport, duration: float) -> None:
+    for problem in report.errors:
+        logger.warning("Discovery for %s: %s", service, problem)
+    Service.objects.filter(pk=service.pk).update(
+        last_scrape_at=timezone.now(),
+        last_scrape_duration=duration,
+        last_discovery_errors=report.errors,
+        scrape_failures=F("scrape_failures") + (report.targets - report.up),
+    )
+
+
+def _headers(service: Service) -> dict[str, str]:
+    # ${VAR} from the environment at scrape time; never stored resolved.
+    return {name: os.path.expandvars(value) for name, value in service.request_headers.items()}
+
+
+def _config_dir() -> str:
+    # file_sd paths are relative to the config file, as in Prometheus.
+    return str(Path(settings.CONFIG_FILE).resolve().parent)

@@ -1,0 +1,97 @@
+"""
+Celery tasks of the errors app. They take ids, never objects.
+
+* `dispatch_scrapes` (every second, from beat): claims the services whose scrape
+  is due (a new service at once: the first scrape is at start, not one interval
+  later) and sends one `scrape_service` task each;
+* `scrape_service`: one scrape, skipped while another scrape of the same service
+  is still running;
+* `prune` (hourly): occurrences, hourly counts, resolved groups and the counts of
+  vanished instances older than `ERRORS_RETENTION_DAYS`.
+"""
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from telescope_site.celery import enqueue
+
+from . import scraper
+from .models import ErrorGroup, GroupStatus, HourlyCount, Occurrence, Service, TargetCount
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(ignore_result=True)
+def dispatch_scrapes() -> int:
+    due = claim_due(timezone.now())
+    for service_id in due:
+        enqueue(scrape_service, service_id)
+    return len(due)
+
+
+@transaction.atomic
+def claim_due(now) -> list[int]:
+    """Ids of the services due for a scrape; their next scrape moves on (SKIP LOCKED)."""
+    due = list(
+        Service.objects.filter(enabled=True)
+        .filter(Q(next_scrape_at__isnull=True) | Q(next_scrape_at__lte=now))
+        .select_for_update(skip_locked=True)
+        .only("pk", "refresh_interval")
+    )
+    for service in due:
+        service.next_scrape_at = now + timedelta(seconds=service.refresh_interval)
+    Service.objects.bulk_update(due, ["next_scrape_at"])
+    return [service.pk for service in due]
+
+
+@shared_task(ignore_result=True)
+def scrape_service(service_id: int) -> None:
+    service = Service.objects.filter(pk=service_id, enabled=True).first()
+    if service is None:
+        return
+    lock = f"errors:scrape:{service_id}"
+    if not _try_lock(lock, timeout=max(service.refresh_interval * 4, 60)):
+        logger.info("Scrape of %s still running: skipped", service)
+        return
+    try:
+        scraper.scrape(service)
+    finally:
+        _unlock(lock)
+
+
+@shared_task(ignore_result=True)
+def prune() -> dict:
+    cutoff = timezone.now() - timedelta(days=settings.ERRORS_RETENTION_DAYS)
+    deleted = {
+        "occurrences": Occurrence.objects.filter(timestamp__lt=cutoff).delete()[0],
+        "hourly": HourlyCount.objects.filter(hour__lt=cutoff).delete()[0],
+        # A resolved group goes only once no instance reports its key any more:
+        # otherwise its key would come back as a new group, counted from zero.
+        "groups": ErrorGroup.objects.filter(status=GroupStatus.RESOLVED, resolved_at__lt=cutoff)
+        .exclude(target_counts__seen_at__gte=cutoff)
+        .delete()[0],
+        "instance_counts": TargetCount.objects.filter(seen_at__lt=cutoff).delete()[0],
+    }
+    logger.info("Pruned errors older than %d days: %s", settings.ERRORS_RETENTION_DAYS, deleted)
+    return deleted
+
+
+def _try_lock(key: str, timeout: float) -> bool:
+    try:
+        return cache.add(key, 1, timeout=round(timeout))
+    except Exception:  # no cache: scrapes may overlap, which aggregation tolerates
+        return True
+
+
+def _unlock(key: str) -> None:
+    try:
+        cache.delete(key)
+    except Exception:
+        pass
