@@ -10,12 +10,12 @@ not import the apps, and the apps need not know each other.
 
 import tomllib
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 
 import yaml
 from django.apps import apps
 from django.db import transaction
-from django.utils.module_loading import import_string
 
 
 class DocumentError(Exception):
@@ -34,7 +34,7 @@ class SectionPlan:
 def handlers() -> dict[str, object]:
     """The section name -> handler module of every installed app that owns one."""
     return {
-        app.config_section: import_string(app.config_handler)
+        app.config_section: import_module(app.config_handler)
         for app in apps.get_app_configs()
         if getattr(app, "config_section", None)
     }

@@ -9,3 +9,7 @@ class ErrorsConfig(AppConfig):
     # import_config / export_config hand the [errors] section of config.toml to this.
     config_section = "errors"
     config_handler = "errors.config_section"
+
+    def ready(self):
+        # Registers the metrics collector and the receiver of unhandled exceptions.
+        from . import metrics, self_report  # noqa: F401

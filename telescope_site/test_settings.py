@@ -5,6 +5,8 @@ The database stays whatever `DATABASE_URL` says (SQLite by default), so the suit
 can be run against PostgreSQL or MariaDB too.
 """
 
+import os
+
 from .settings import *  # noqa: F403
 
 SECRET_KEY = "tests-only"
@@ -21,4 +23,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not SQLite's shared in-memory database, whose table locks fail at
     # once: concurrency tests then see the same locking as the embedded mode.
     (BASE_DIR / "var").mkdir(exist_ok=True)  # noqa: F405
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}  # noqa: F405
+    # One file per run, so that runs side by side never share it.
+    _name = f"test-db-{os.getpid()}.sqlite3"
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / _name)}  # noqa: F405
