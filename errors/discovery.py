@@ -161,7 +161,8 @@ def _format(where: str, entry: str, field: str, message: str) -> str:
 
 
 def _unknown_keys(entry: dict, known: tuple[str, ...]) -> list[Problem]:
-    return [(key, f"unknown field (known: {', '.join(known)})") for key in entry if key not in known]
+    message = f"unknown field (known: {', '.join(known)})"
+    return [(key, message) for key in entry if key not in known]
 
 
 def _static_problems(group: dict) -> list[Problem]:
@@ -293,7 +294,7 @@ def _finalise(found: list[Labels], rules: list[dict]) -> tuple[list[DiscoveredTa
             invalid.append(address)
             continue
         if address not in targets:
-            kept = {name: value for name, value in sorted(final.items()) if not name.startswith("__")}
+            kept = {name: value for name, value in sorted(final.items()) if name[:2] != "__"}
             targets[address] = DiscoveredTarget(address, kept)
     errors = []
     if invalid:
@@ -463,7 +464,9 @@ def _dns_sd_targets(
     return targets, errors
 
 
-def _resolve(resolver: dns.resolver.Resolver, name: str, record_type: str, port: int | None) -> list[Labels]:
+def _resolve(
+    resolver: dns.resolver.Resolver, name: str, record_type: str, port: int | None
+) -> list[Labels]:
     """The targets of one DNS name, sorted by address (servers rotate their answers)."""
     try:
         answer = resolver.resolve(name, record_type, search=True)

@@ -121,7 +121,7 @@ def fetch_one(
         payload, error = _parse(body), ""
     except _Failure as failure:
         payload, error, status = None, str(failure), failure.status or status
-    except Exception as exc:  # noqa: BLE001 - "never raises" is the contract
+    except Exception as exc:  # anything else: "never raises" is the contract
         expired = deadline.finish()
         payload, error = None, _timed_out(timeout) if expired else _describe(exc, timeout)
         error = _scrub(error, url, headers or {})
@@ -334,7 +334,7 @@ def fetch_many(
 def _result(future: Future, url: str) -> FetchResult:
     try:
         return future.result()
-    except Exception as exc:  # noqa: BLE001 - fetch_one does not raise; be sure
+    except Exception as exc:  # fetch_one does not raise; be sure anyway
         return FetchResult(safe_url(url), None, f"unexpected error: {type(exc).__name__}", 0.0, None)
 
 

@@ -12,10 +12,11 @@ It accepts what the real clients send (snake_case keys everywhere):
   always null (the chain is only in the traceback text), `request_headers` and
   `request_body` may be null, `target_uuid` present; `created_at` is stamped just
   after the first occurrence, so it can be a millisecond later than it.
-* Go `periskop-go`: RFC 3339 with up to nine fractional digits, `created_at` may be
-  Go's zero time `0001-01-01T00:00:00Z`, `severity` may be empty, `cause` is a
-  recursive object, no `target_uuid` in older versions, nil slices serialised as
-  `null`.
+* Go `periskop-go`: RFC 3339 with up to nine fractional digits; older versions
+  send no `created_at` and no `target_uuid`, and a Go program that re-serialises a
+  payload without `created_at` (Periskop's server does) writes Go's zero time
+  `0001-01-01T00:00:00Z`; `severity` may be empty; `cause` is a recursive object;
+  nil slices are serialised as `null`.
 * Scala: `yyyy-MM-dd'T'HH:mm:ss.SSSXXX` (an offset such as `+02:00`), `message`
   null when a Throwable has none, and an `error` of only `{"message": ...}` for
   reported messages (no class, no stack trace).

@@ -149,8 +149,9 @@ def _action_problems(rule: dict) -> list[tuple[str, str]]:
     problems = []
     if action in _ONLY_FIELDS:
         allowed = _ONLY_FIELDS[action] | {"action"}
+        message = f"not allowed with action {action!r} (it takes only {', '.join(sorted(allowed))})"
         problems += [
-            (key, f"not allowed with action {action!r} (it takes only {', '.join(sorted(allowed))})")
+            (key, message)
             for key in rule
             if key not in allowed and rule[key] != DEFAULTS.get(key)  # defaults are harmless
         ]
@@ -163,7 +164,8 @@ def _action_problems(rule: dict) -> list[tuple[str, str]]:
         problems.append(("modulus", "required for action 'hashmod'"))
     replacement = rule.get("replacement", DEFAULTS["replacement"])
     if action == "labelmap" and not _TEMPLATED_NAME.fullmatch(replacement):
-        problems.append(("replacement", f"{replacement!r} is not a valid label name for 'labelmap'"))
+        message = f"{replacement!r} is not a valid label name for 'labelmap'"
+        problems.append(("replacement", message))
     return problems
 
 
