@@ -61,6 +61,10 @@ def sync_targets(service: Service, report: ScrapeReport) -> list[Target]:
     report.errors += problems
     existing = {t.address: t for t in service.targets.all()}
     wanted = {d.address: d for d in found}
+    if problems:
+        # A source failed (DNS down, a file half-written): keep its last known
+        # targets rather than flap them, as Prometheus does.
+        wanted.update({a: _known(t) for a, t in existing.items() if a not in wanted})
     service.targets.filter(address__in=set(existing) - set(wanted)).delete()
     changed = [_relabel(existing[a], d.labels) for a, d in wanted.items() if a in existing]
     Target.objects.bulk_update([t for t in changed if t], ["labels"])
@@ -70,6 +74,10 @@ def sync_targets(service: Service, report: ScrapeReport) -> list[Target]:
     )
     report.targets = len(wanted)
     return list(service.targets.filter(address__in=wanted))
+
+
+def _known(target: Target) -> discovery.DiscoveredTarget:
+    return discovery.DiscoveredTarget(target.address, target.labels)
 
 
 def _relabel(target: Target, labels: dict) -> Target | None:

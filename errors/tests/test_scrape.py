@@ -159,3 +159,18 @@ def test_file_sd_targets_come_and_go(instances, tmp_path):
     targets_file.write_text(f'[{{"targets": ["{b.address}"]}}]')
     scraper.scrape(service)
     assert list(Target.objects.values_list("address", flat=True)) == [b.address]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_failing_discovery_source_keeps_its_last_known_targets(instances, tmp_path):
+    a, *_ = instances
+    targets_file = tmp_path / "targets.json"
+    targets_file.write_text(f'[{{"targets": ["{a.address}"]}}]')
+    service = Service.objects.create(
+        name="api", discovery={"file_sd_configs": [{"files": [str(targets_file)]}]}
+    )
+    scraper.scrape(service)
+    targets_file.write_text("[{half-written")
+    report = scraper.scrape(service)
+    assert report.errors and "targets.json" in report.errors[0]
+    assert list(Target.objects.values_list("address", flat=True)) == [a.address]
