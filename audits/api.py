@@ -21,6 +21,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from bugtracker.matching import buglists_for_checks
 from telescope_site.celery import enqueue
 
 from . import history, params, runner, serializers, tasks
@@ -192,8 +193,14 @@ def _enabled():
 
 def _results_response(checks, results, single=False) -> Response:
     points = history.series(checks)
+    bugs = buglists_for_checks(checks)  # one query for all the checks
     payload = [
-        {**check.get_info(), **result.as_dict(), "buglist": [], "history": points[check.pk]}
+        {
+            **check.get_info(),
+            **result.as_dict(),
+            "buglist": bugs[check.pk],
+            "history": points[check.pk],
+        }
         for check, result in zip(checks, results)
     ]
     return Response(payload[0] if single else payload, status=_status_of(results))

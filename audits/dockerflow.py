@@ -4,8 +4,9 @@ system diagram: `/__heartbeat__`, `/__lbheartbeat__`, `/__version__`,
 `/__metrics__`, `/diagram.svg`.
 
 The heartbeat fails (503) only for what the service cannot work without, the
-database and the cache; optional integrations such as curl are reported, never
-failing it.
+database and the cache; optional integrations such as curl and Bugzilla are
+reported, never failing it. Bugzilla's entry is the outcome of the last sync
+(`bugtracker.sync`), read from the cache: the heartbeat never calls Bugzilla.
 """
 
 import functools
@@ -21,12 +22,17 @@ from django.http import FileResponse, HttpResponse, JsonResponse
 from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bugtracker.sync import heartbeat_entry
+
 CURL_FEATURES = ("HTTP2", "HTTP3", "SSL")
 
 
 @require_safe
 def heartbeat(request):
-    report = {"database": _database(), "cache": _cache(), "curl": _curl()}
+    report = {
+        "database": _database(), "cache": _cache(), "curl": _curl(),
+        "bugzilla": heartbeat_entry(),
+    }
     healthy = report["database"] == "ok" and report["cache"] == "ok"
     return JsonResponse(report, status=200 if healthy else 503)
 

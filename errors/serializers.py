@@ -11,6 +11,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
+from bugtracker.matching import buglist_for_error_group
+from bugtracker.serializers import BugSerializer
+
 from .models import ErrorGroup, GroupStatus, Occurrence
 
 URL_NAMESPACE = "errors_api"
@@ -89,10 +92,17 @@ class ErrorGroupSerializer(serializers.ModelSerializer):
 class ErrorGroupDetailSerializer(ErrorGroupSerializer):
     occurrences_url = serializers.SerializerMethodField(help_text="Its occurrences, newest first.")
     counts_url = serializers.SerializerMethodField(help_text="Its counts per hour.")
+    known_bugs = serializers.SerializerMethodField(
+        help_text="Bugs about it: a whiteboard token errors:<service>/<key>, or an admin link."
+    )
 
     class Meta(ErrorGroupSerializer.Meta):
-        fields = [*ErrorGroupSerializer.Meta.fields, "occurrences_url", "counts_url"]
+        fields = [*ErrorGroupSerializer.Meta.fields, "occurrences_url", "counts_url", "known_bugs"]
         read_only_fields = fields
+
+    @extend_schema_field(BugSerializer(many=True))
+    def get_known_bugs(self, group) -> list:
+        return buglist_for_error_group(group)
 
     def get_occurrences_url(self, group) -> str:
         return self._url("group-occurrences", group)

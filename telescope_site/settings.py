@@ -71,6 +71,9 @@ env = environ.Env(
     ),
     GITHUB_TOKEN=(str, ""),
     GITHUB_API_URL=(str, "https://api.github.com"),
+    BUGTRACKER_URL=(str, "https://bugzilla.mozilla.org"),
+    BUGTRACKER_API_KEY=(str, ""),
+    BUGTRACKER_TTL=(int, 3600),
     CURL_BINARY_PATH=(str, "curl"),
     SENTRY_DSN=(str, ""),
     LOG_LEVEL=(str, "INFO"),
@@ -116,6 +119,10 @@ DIAGRAM_FILE = env("DIAGRAM_FILE")
 TROUBLESHOOTING_LINK_TEMPLATE = env("TROUBLESHOOTING_LINK_TEMPLATE")
 GITHUB_TOKEN = env("GITHUB_TOKEN")
 GITHUB_API_URL = env("GITHUB_API_URL")
+# Known bugs (see bugtracker/): an empty BUGTRACKER_URL turns Bugzilla off.
+BUGTRACKER_URL = env("BUGTRACKER_URL").rstrip("/")
+BUGTRACKER_API_KEY = env("BUGTRACKER_API_KEY")
+BUGTRACKER_TTL = env("BUGTRACKER_TTL")
 CURL_BINARY_PATH = env("CURL_BINARY_PATH")
 SENTRY_DSN = env("SENTRY_DSN")
 REDIS_URL = env("REDIS_URL")
@@ -259,6 +266,11 @@ CELERY_BEAT_SCHEDULE = {
     "audits.prune_history": {"task": "audits.tasks.prune_history", "schedule": 3600.0},
     "errors.dispatch_scrapes": {"task": "errors.tasks.dispatch_scrapes", "schedule": 1.0},
     "errors.prune": {"task": "errors.tasks.prune", "schedule": 3600.0},
+    # Does nothing while BUGTRACKER_URL is empty; never more often than once a minute.
+    "bugtracker.sync_bugs": {
+        "task": "bugtracker.tasks.sync_bugs",
+        "schedule": float(max(BUGTRACKER_TTL, 60)),
+    },
 }
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 

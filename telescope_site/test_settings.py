@@ -26,3 +26,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # One file per run, so that runs side by side never share it.
     _name = f"test-db-{os.getpid()}.sqlite3"
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / _name)}  # noqa: F405
+
+# Tests never call the real Bugzilla: the bugtracker tests point this at a fake one.
+BUGTRACKER_URL = ""

@@ -70,11 +70,12 @@ def test_lbheartbeat_refuses_post(client):
 # --- /__heartbeat__ -----------------------------------------------------------------
 
 
-def test_heartbeat_reports_database_cache_and_curl(client, db):
+def test_heartbeat_reports_database_cache_curl_and_bugzilla(client, db):
     response = client.get("/__heartbeat__")
     assert response.status_code == 200
     report = response.json()
-    assert set(report) == {"database", "cache", "curl"}
+    # bugzilla: informational, from the last sync (bugtracker/tests/test_api.py).
+    assert set(report) == {"database", "cache", "curl", "bugzilla"}
     assert report["database"] == "ok"
     assert report["cache"] == "ok"
     assert report["curl"] == "ok" or report["curl"].startswith("missing features")

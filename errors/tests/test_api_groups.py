@@ -213,9 +213,10 @@ def test_detail_links_to_occurrences_and_counts(client, make_group):
     assert body["counts_url"] == f"{base}counts/"
 
 
-def test_detail_takes_one_query(client, make_group, django_assert_num_queries):
+def test_detail_takes_two_queries(client, make_group, django_assert_num_queries):
     group = make_group()
-    with django_assert_num_queries(1):
+    # The group with its service, then its known bugs (bugtracker).
+    with django_assert_num_queries(2):
         assert client.get(f"{URL}{group.pk}/").status_code == 200
 
 
