@@ -47,6 +47,20 @@ class ImportPlan:
             + [("removed", f"{check}") for check in self.removed]
         )
 
+    def logged_changes(self) -> list[tuple[str, Check, list[str]]]:
+        """After `apply()`: (verb, check, changed fields) of each change, for the
+        admin's log (`audits.admin_log`). Removed checks keep their former pk."""
+        keys = {(s.project, s.name) for s in self.created}
+        created = Check.objects.filter(
+            project__in={p for p, _ in keys}, name__in={n for _, n in keys}
+        )
+        by_key = {(c.project, c.name): c for c in created}
+        return (
+            [("created", by_key[(s.project, s.name)], []) for s in self.created]
+            + [("changed", c.check, c.fields) for c in self.changed]
+            + [("removed", check, []) for check in self.removed]
+        )
+
 
 def plan(specs: list[CheckSpec], prune: bool = False) -> ImportPlan:
     existing = {

@@ -31,6 +31,17 @@ class ImportPlan:
             + [("removed", f"service {svc}") for svc in self.removed]
         )
 
+    def logged_changes(self) -> list[tuple[str, Service, list[str]]]:
+        """After `apply()`: (verb, service, changed fields) of each change, for the
+        admin's log (see `audits.admin_log`). Removed services keep their former pk."""
+        names = [spec.name for spec in self.created]
+        created = {s.name: s for s in Service.objects.filter(name__in=names)}
+        return (
+            [("created", created[name], []) for name in names]
+            + [("changed", svc, fields) for svc, _, fields in self.changed]
+            + [("removed", svc, []) for svc in self.removed]
+        )
+
 
 def plan(specs: list[ServiceSpec], prune: bool = False) -> ImportPlan:
     existing = {service.name: service for service in Service.objects.all()}

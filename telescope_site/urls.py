@@ -5,9 +5,13 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView
 
+from audits import admin_import
 from audits.dockerflow import metrics
 
 urlpatterns = [
+    # Before admin/, whose catch-all would answer them.
+    path("admin/audits/import/", admin_import.import_config, name="admin-import-config"),
+    path("admin/audits/export/", admin_import.export_config, name="admin-export-config"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
