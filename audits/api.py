@@ -53,7 +53,7 @@ class RootView(PublicView):
     def get(self, request):
         """Who this service is, and the settings Telescope's UI reads."""
         if "text/html" in request.headers.get("Accept", ""):
-            return redirect("dashboard")
+            return redirect("/dashboard/")
         return Response(
             {
                 "hello": "telescope",

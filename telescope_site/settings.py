@@ -38,6 +38,7 @@ env = environ.Env(
     EMBEDDED_WORKERS=(int, 4),
     HISTORY_DAYS=(int, 30),
     WEBHOOK_URLS=(list, []),
+    PUBLIC_DASHBOARD=(bool, False),
     # Errors (Periskop).
     ERRORS_MAX_OCCURRENCES=(int, 100),
     ERRORS_RETENTION_DAYS=(int, 90),
@@ -134,6 +135,8 @@ REFRESH_BATCH_SIZE = env("REFRESH_BATCH_SIZE")
 EMBEDDED_WORKERS = env("EMBEDDED_WORKERS")
 HISTORY_DAYS = env("HISTORY_DAYS")
 WEBHOOK_URLS = env("WEBHOOK_URLS")
+# The dashboard needs a staff login, unless PUBLIC_DASHBOARD opens a read-only view.
+PUBLIC_DASHBOARD = env("PUBLIC_DASHBOARD")
 # Errors: how they are scraped and kept (see errors/).
 ERRORS_MAX_OCCURRENCES = env("ERRORS_MAX_OCCURRENCES")
 ERRORS_RETENTION_DAYS = env("ERRORS_RETENTION_DAYS")
@@ -186,6 +189,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "audits.context_processors.dashboard",
             ],
         },
     },
@@ -242,7 +246,9 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
 
 # --- Celery: workers behind Redis, or tasks in this process (embedded mode) ---------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL") or REDIS_URL or "memory://"

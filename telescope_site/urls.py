@@ -2,7 +2,6 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView
 
 from audits import admin_import
@@ -14,11 +13,10 @@ urlpatterns = [
     path("admin/audits/export/", admin_import.export_config, name="admin-export-config"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path(
-        "dashboard/",
-        TemplateView.as_view(template_name="dashboard/placeholder.html"),
-        name="dashboard",
-    ),
+    path("accounts/", include("django.contrib.auth.urls")),
+    # The staff dashboard: checks, then errors (each app serves its own pages).
+    path("dashboard/errors/", include("errors.urls_dashboard")),
+    path("dashboard/", include("audits.urls_dashboard")),
     path("api/errors/", include("errors.urls_api")),
     path("", include("audits.urls")),
     path("", include("errors.urls")),

@@ -1,0 +1,3 @@
+"""The dashboard pages of the checks (see audits/views.py)."""
+
+urlpatterns = []

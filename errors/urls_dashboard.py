@@ -1,0 +1,3 @@
+"""The dashboard pages of the errors (see errors/views.py)."""
+
+urlpatterns = []
