@@ -1,3 +1,18 @@
-"""The dashboard pages of the errors (see errors/views.py)."""
+"""The dashboard pages of the errors (see errors/views.py), under /dashboard/errors/."""
 
-urlpatterns = []
+from django.urls import path, re_path
+
+from . import views
+
+urlpatterns = [
+    path("", views.services, name="errors-dashboard"),
+    path("<str:service>/", views.service_groups, name="errors-service"),
+    path("<str:service>/targets/", views.service_targets, name="errors-targets"),
+    # Keys may hold any character, "/" included (sent as %2F or as is): everything
+    # up to the final slash, as in errors/urls.py.
+    re_path(
+        r"^(?P<service>[^/]+)/errors/(?P<key>.+)/$",
+        views.group_detail,
+        name="errors-group",
+    ),
+]
