@@ -27,6 +27,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 import traceback
@@ -37,7 +38,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, transaction
 
 from . import metrics, placeholders, plots
 from .locks import CacheLock
@@ -110,8 +111,11 @@ def after_runs(pairs, scheduled_for: dict | None = None) -> None:
     if not pairs:
         return
     try:
-        history.record(pairs, scheduled_for)
-        changes = [(check, states.update(check, result), result) for check, result in pairs]
+        with transaction.atomic():  # one transaction, not one per statement
+            history.record(pairs, scheduled_for)
+            # Rows in id order: concurrent batches then never lock them crosswise.
+            ordered = sorted(pairs, key=lambda pair: pair[0].pk)
+            changes = [(c, states.update(c, result), result) for c, result in ordered]
     except DatabaseError:
         logger.exception("Could not store the history of %d runs", len(pairs))
         return
@@ -223,30 +227,49 @@ def _execute(check: Check, params: dict, secrets: dict) -> Result:
 
 
 def _call(check: Check, params: dict) -> tuple[bool, Any]:
-    """`run(**params)` in its own thread, given up after CHECK_TIMEOUT_SECONDS."""
+    """`run(**params)` on an execution thread, given up after CHECK_TIMEOUT_SECONDS."""
     module = check.check_module
     limit = settings.CHECK_TIMEOUT_SECONDS
-    outcome: dict = {}
+    started = time.monotonic()
+    future = _execution_pool().submit(_invoke, module, params, limit)
+    try:
+        return _unpack(future.result(timeout=limit))
+    except TimeoutError:
+        # Ours (the limit), or one the check raised itself (a socket timeout...).
+        if not future.done() or time.monotonic() - started >= limit * 0.99:
+            raise CheckTimeout() from None
+        raise
 
-    def target():
-        try:
-            if module.is_async:
-                coroutine = asyncio.wait_for(module.run(**params), limit)
-                outcome["value"] = asyncio.run(coroutine)
-            else:
-                outcome["value"] = module.run(**params)
-        except (Exception, asyncio.TimeoutError) as exc:
-            outcome["error"] = exc
 
-    # A sync check cannot be interrupted: past the limit it is abandoned (daemon).
-    thread = threading.Thread(target=target, daemon=True, name=f"check {check}")
-    thread.start()
-    thread.join(limit)
-    if thread.is_alive() or isinstance(outcome.get("error"), asyncio.TimeoutError):
-        raise CheckTimeout()
-    if "error" in outcome:
-        raise outcome["error"]
-    return _unpack(outcome["value"])
+def _invoke(module, params: dict, limit: float) -> Any:
+    if module.is_async:
+        return asyncio.run(asyncio.wait_for(module.run(**params), limit))
+    return module.run(**params)
+
+
+def _execution_pool() -> ThreadPoolExecutor:
+    """
+    Long-lived threads for check runs: each keeps its HTTP session, and so its
+    keep-alive connections, from one run to the next (a thread per run made a new
+    connection every time). A sync check past its limit cannot be interrupted: it is
+    abandoned on its thread, so the pool is large enough for a few stuck checks.
+    """
+    global _executions
+    with _executions_lock:
+        if _executions is None:
+            size = max(64, 2 * settings.LIMIT_GLOBAL_CONCURRENCY + 32)
+            _executions = ThreadPoolExecutor(size, thread_name_prefix="check-run")
+        return _executions
+
+
+def _forget_pool_after_fork() -> None:
+    global _executions, _executions_lock
+    _executions, _executions_lock = None, threading.Lock()
+
+
+_executions: ThreadPoolExecutor | None = None
+_executions_lock = threading.Lock()
+os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
 def _unpack(value: Any) -> tuple[bool, Any]:
