@@ -9,9 +9,12 @@ What happens when a check starts failing or recovers: one event, sent three ways
 """
 
 import logging
+import threading
 
 import sentry_sdk
 from django.conf import settings
+
+from checks import http
 
 from .states import FAILING
 
@@ -59,4 +62,15 @@ def _to_webhooks(event: dict) -> None:
     from .tasks import send_webhook
 
     for url in settings.WEBHOOK_URLS:
-        enqueue(send_webhook, url, event)
+        try:
+            enqueue(send_webhook, url, event)
+        except Exception as exc:  # the broker is down: send it once, from here
+            logger.warning("Task queue unavailable (%s): posting the event directly", exc)
+            threading.Thread(target=_post_once, args=(url, event), daemon=True).start()
+
+
+def _post_once(url: str, event: dict) -> None:
+    try:
+        http.raise_for_status(http.fetch("POST", url, json=event))
+    except http.HTTPError as exc:
+        logger.error("Webhook %s failed: %s", http.safe_url(url), exc)

@@ -9,14 +9,15 @@ Content negotiation as Telescope does it, which monitors and scripts rely on.
 """
 
 from rest_framework.exceptions import NotAcceptable
-from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
 
 JSON_TYPES = ("application/json", "*/*", "application/*")
 
 
 class TelescopeNegotiation(BaseContentNegotiation):
     def select_parser(self, request, parsers):
-        return parsers[0] if parsers else None
+        # Bodies are parsed by their Content-Type (a form POST is not JSON).
+        return DefaultContentNegotiation().select_parser(request, parsers)
 
     def select_renderer(self, request, renderers, format_suffix=None):
         accept = request.headers.get("Accept", "").lower()
@@ -30,7 +31,7 @@ class TelescopeNegotiation(BaseContentNegotiation):
 
 class AlwaysJSON(BaseContentNegotiation):
     def select_parser(self, request, parsers):
-        return parsers[0] if parsers else None
+        return DefaultContentNegotiation().select_parser(request, parsers)
 
     def select_renderer(self, request, renderers, format_suffix=None):
         return renderers[0], renderers[0].media_type

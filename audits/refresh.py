@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 
 from .models import Check
 
@@ -31,22 +30,41 @@ def interval_seconds(ttl: int) -> float:
 @transaction.atomic
 def claim_due(now: datetime, horizon: timedelta) -> list[tuple[int, datetime]]:
     """[(check id, when its refresh is due)] for refreshes due before now + horizon."""
+    _spread_new(now)
     due = list(
         _refreshable()
-        .filter(Q(next_refresh_at__isnull=True) | Q(next_refresh_at__lte=now + horizon))
+        .filter(next_refresh_at__lte=now + horizon)
         .select_for_update(skip_locked=True)
         .only("pk", "ttl", "next_refresh_at")
         .order_by("next_refresh_at")[:MAX_CLAIMED]
     )
     claimed = []
     for check in due:
-        due_at = check.next_refresh_at or now
+        due_at = check.next_refresh_at
         claimed.append((check.pk, due_at))
         step = timedelta(seconds=interval_seconds(check.get_ttl()))
         # After downtime, start again from now rather than replaying missed runs.
         check.next_refresh_at = max(due_at + step, now + step / 2)
     Check.objects.bulk_update(due, ["next_refresh_at"], batch_size=500)
     return claimed
+
+
+def _spread_new(now: datetime) -> None:
+    """
+    Checks never refreshed get a first due time spread over one interval, by id.
+    Were they all due at once (a fresh start, an import of 1,000 checks), they
+    would stay in step for good and every refresh would come as one burst. Until
+    then a request runs its check itself, as without refresh-ahead.
+    """
+    new = list(
+        _refreshable().filter(next_refresh_at__isnull=True)
+        .select_for_update(skip_locked=True).only("pk", "ttl")
+    )
+    for check in new:
+        fraction = (check.pk * 2654435761 % 2**32) / 2**32  # well spread, stable
+        offset = fraction * interval_seconds(check.get_ttl())
+        check.next_refresh_at = now + timedelta(seconds=offset)
+    Check.objects.bulk_update(new, ["next_refresh_at"], batch_size=500)
 
 
 def _refreshable():

@@ -121,7 +121,10 @@ def after_runs(pairs, scheduled_for: dict | None = None) -> None:
         return
     for check, change, result in changes:
         if change:
-            events.emit(check, change, result)
+            try:
+                events.emit(check, change, result)
+            except Exception:  # an alert channel down must not fail the answer
+                logger.exception("Could not send the event of %s", check)
 
 
 def cache_key(check: Check, params: dict) -> str:

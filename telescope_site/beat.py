@@ -9,6 +9,7 @@ one process, hence one leader. Tasks sent in embedded mode go to the in-process
 pool, so a slow check never holds up the clock.
 """
 
+import datetime
 import logging
 import os
 import uuid
@@ -65,4 +66,12 @@ class LeaderScheduler(DatabaseScheduler):
         if bool(held) != self.is_leader:
             self.is_leader = bool(held)
             logger.info("Beat %s: %s", self.leader_token, "leading" if held else "standing by")
+            if held:
+                self._reread_schedule()
         return self.is_leader
+
+    def _reread_schedule(self) -> None:
+        """A new leader starts from the database, where the previous leader wrote
+        when each task last ran (CELERY_BEAT_SYNC_EVERY = 1), not from what this
+        process read when it started: otherwise it would fire them again."""
+        self._last_full_sync = datetime.datetime(1970, 1, 1)

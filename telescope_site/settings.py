@@ -131,6 +131,13 @@ REDIS_KEY_PREFIX = env("REDIS_KEY_PREFIX")
 # Scheduled audits: results are refreshed before they expire (see audits.tasks).
 REFRESH_AHEAD = env("REFRESH_AHEAD")
 REFRESH_DISPATCH_SECONDS = env("REFRESH_DISPATCH_SECONDS")
+if REFRESH_DISPATCH_SECONDS < 1 or not REFRESH_DISPATCH_SECONDS.is_integer():
+    # Beat's database schedules count whole seconds: 0.5 would be stored as 0.
+    raise environ.ImproperlyConfigured(
+        f"REFRESH_DISPATCH_SECONDS must be a whole number of seconds, 1 or more, "
+        f"not {REFRESH_DISPATCH_SECONDS:g}"
+    )
+REFRESH_DISPATCH_SECONDS = int(REFRESH_DISPATCH_SECONDS)
 REFRESH_BATCH_SIZE = env("REFRESH_BATCH_SIZE")
 EMBEDDED_WORKERS = env("EMBEDDED_WORKERS")
 HISTORY_DAYS = env("HISTORY_DAYS")
@@ -268,10 +275,13 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "telescope_site.beat:LeaderScheduler"
 CELERY_BEAT_MAX_LOOP_INTERVAL = 1
+# Write when each task last ran at once, so that a standby beat taking over
+# continues the schedule instead of firing everything again.
+CELERY_BEAT_SYNC_EVERY = 1
 CELERY_BEAT_SCHEDULE = {
     "audits.dispatch_refreshes": {
         "task": "audits.tasks.dispatch_refreshes",
-        "schedule": REFRESH_DISPATCH_SECONDS,
+        "schedule": float(REFRESH_DISPATCH_SECONDS),
     },
     "audits.prune_history": {"task": "audits.tasks.prune_history", "schedule": 3600.0},
     "errors.dispatch_scrapes": {"task": "errors.tasks.dispatch_scrapes", "schedule": 1.0},

@@ -95,3 +95,14 @@ def test_unavailable_queue_is_a_clear_503(client, check, monkeypatch):
     response = client.post(URL)
     assert response.status_code == 503
     assert "task queue is unavailable" in response.json()["detail"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staff_form_post_without_javascript_queues_a_run(check):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(User.objects.create_user("ops", is_staff=True))
+    client.get("/dashboard/")  # sets the CSRF cookie, as a browser would
+    token = client.cookies["csrftoken"].value
+    response = client.post(URL, {"csrfmiddlewaretoken": token})
+    assert response.status_code == 202
+    wait_for_runs(1)

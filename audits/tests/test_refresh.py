@@ -11,18 +11,27 @@ from audits.models import Check, CheckRun
 HORIZON = timedelta(seconds=4)
 
 
+def due_now(*checks):
+    Check.objects.filter(pk__in=[c.pk for c in checks]).update(next_refresh_at=timezone.now())
+
+
 @pytest.mark.django_db
-def test_new_checks_are_due_now(make_check):
-    check = make_check(ttl=60)
+def test_new_checks_are_spread_over_one_interval(make_check):
+    checks = [make_check(name=f"c{i}", ttl=60) for i in range(40)]
     now = timezone.now()
-    assert refresh.claim_due(now, HORIZON) == [(check.pk, now)]
+    claimed = refresh.claim_due(now, HORIZON)
+    interval = timedelta(seconds=refresh.interval_seconds(60))
+    due = [c.next_refresh_at for c in Check.objects.filter(pk__in=[c.pk for c in checks])]
+    assert all(now <= d <= now + 2 * interval for d in due)  # claimed ones moved on
+    assert max(due) - min(due) > interval / 2  # not one burst
+    assert len(claimed) < len(checks) / 2  # only those due within the horizon
 
 
 @pytest.mark.django_db
 def test_claimed_check_is_not_claimed_again_before_its_next_refresh(make_check):
-    make_check(ttl=60)
-    now = timezone.now()
-    refresh.claim_due(now, HORIZON)
+    due_now(make_check(ttl=60))
+    now = timezone.now() + timedelta(seconds=1)
+    assert len(refresh.claim_due(now, HORIZON)) == 1
     assert refresh.claim_due(now, HORIZON) == []
     later = now + timedelta(seconds=refresh.interval_seconds(60))
     assert len(refresh.claim_due(later, HORIZON)) == 1
@@ -32,6 +41,7 @@ def test_claimed_check_is_not_claimed_again_before_its_next_refresh(make_check):
 def test_refresh_comes_before_the_cached_result_expires(make_check, settings):
     settings.REFRESH_DISPATCH_SECONDS = 2
     check = make_check(ttl=60)
+    due_now(check)
     now = timezone.now()
     refresh.claim_due(now, HORIZON)
     next_at = Check.objects.get(pk=check.pk).next_refresh_at
@@ -58,8 +68,7 @@ def test_after_downtime_refreshes_restart_from_now(make_check):
 
 @pytest.mark.django_db(transaction=True)
 def test_dispatch_runs_due_checks_and_records_when_they_were_due(make_check):
-    make_check(name="a", ttl=60)
-    make_check(name="b", ttl=60)
+    due_now(make_check(name="a", ttl=60), make_check(name="b", ttl=60))
     assert tasks.dispatch_refreshes() == 2
     _wait_for(lambda: CheckRun.objects.count() == 2)
     assert not CheckRun.objects.filter(scheduled_for__isnull=True).exists()
