@@ -1,6 +1,7 @@
 """Telescope's routes: the checks API and the Dockerflow endpoints."""
 
 from django.urls import path
+from django.views.generic import RedirectView
 
 from . import api, dockerflow
 
@@ -26,4 +27,12 @@ urlpatterns = [
     path("__version__", dockerflow.version, name="version"),
     path("__metrics__", dockerflow.metrics, name="metrics"),
     path("diagram.svg", dockerflow.diagram, name="diagram"),
+    # Telescope's UI lived here: bookmarks land on the dashboard. A 302 keeps the
+    # #project/name fragment, which the dashboard's script follows to the check.
+    path(
+        "html/index.html",
+        RedirectView.as_view(pattern_name="dashboard", query_string=True),
+        name="telescope-ui",
+    ),
+    path("html/", RedirectView.as_view(pattern_name="dashboard", query_string=True)),
 ]
