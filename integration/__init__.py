@@ -1,0 +1,1 @@
+"""Integration tests of the distributed mode: real processes, PostgreSQL and Redis."""
