@@ -31,7 +31,7 @@ import os
 import threading
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -93,15 +93,38 @@ def run_checks(checks, *, force=False, progress=None, scheduled_for=None) -> lis
     is called as each one finishes.
     """
     checks = list(checks)
-    workers = max(1, min(len(checks), settings.LIMIT_GLOBAL_CONCURRENCY))
-    with ThreadPoolExecutor(workers, thread_name_prefix="checks") as pool:
-        futures = [pool.submit(_run_in_worker, check, force) for check in checks]
-        for done, _ in enumerate(as_completed(futures), start=1):
-            if progress:
-                progress(done, len(checks))
-        results = [future.result() for future in futures]
+    window = max(1, min(len(checks), settings.LIMIT_GLOBAL_CONCURRENCY))
+    results: list = [None] * len(checks)
+    for done, (index, result) in enumerate(_in_window(checks, force, window), start=1):
+        results[index] = result
+        if progress:
+            progress(done, len(checks))
     after_runs([p for p in zip(checks, results) if p[1].ran], scheduled_for)
     return results
+
+
+def _in_window(checks: list, force: bool, window: int):
+    """
+    (index, result) as the checks finish, at most `window` at a time, on the
+    process's long-lived coordination threads: they keep their cache (Redis)
+    connections from one call to the next, where a pool per call opened new ones.
+    """
+    pool = _pool("coordination", max(64, 4 * settings.LIMIT_GLOBAL_CONCURRENCY))
+    queue = iter(enumerate(checks))
+    pending: dict = {}
+
+    def submit_next():
+        for index, check in queue:
+            pending[pool.submit(_run_in_worker, check, force)] = index
+            return
+
+    for _ in range(window):
+        submit_next()
+    while pending:
+        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in finished:
+            yield pending.pop(future), future.result()
+            submit_next()
 
 
 def after_runs(pairs, scheduled_for: dict | None = None) -> None:
@@ -234,7 +257,8 @@ def _call(check: Check, params: dict) -> tuple[bool, Any]:
     module = check.check_module
     limit = settings.CHECK_TIMEOUT_SECONDS
     started = time.monotonic()
-    future = _execution_pool().submit(_invoke, module, params, limit)
+    pool = _pool("execution", max(64, 2 * settings.LIMIT_GLOBAL_CONCURRENCY + 32))
+    future = pool.submit(_invoke, module, params, limit)
     try:
         return _unpack(future.result(timeout=limit))
     except TimeoutError:
@@ -250,29 +274,28 @@ def _invoke(module, params: dict, limit: float) -> Any:
     return module.run(**params)
 
 
-def _execution_pool() -> ThreadPoolExecutor:
+def _pool(name: str, size: int) -> ThreadPoolExecutor:
     """
-    Long-lived threads for check runs: each keeps its HTTP session, and so its
-    keep-alive connections, from one run to the next (a thread per run made a new
-    connection every time). A sync check past its limit cannot be interrupted: it is
-    abandoned on its thread, so the pool is large enough for a few stuck checks.
+    The process's long-lived pool `name`. Check runs ("execution") stay on threads
+    that keep their HTTP session, and so their keep-alive connections, from one run
+    to the next. A sync check past its limit cannot be interrupted: it is abandoned
+    on its thread, so the pools are large enough for a few stuck checks.
     """
-    global _executions
-    with _executions_lock:
-        if _executions is None:
-            size = max(64, 2 * settings.LIMIT_GLOBAL_CONCURRENCY + 32)
-            _executions = ThreadPoolExecutor(size, thread_name_prefix="check-run")
-        return _executions
+    with _pools_lock:
+        if name not in _pools:
+            _pools[name] = ThreadPoolExecutor(size, thread_name_prefix=f"checks-{name}")
+        return _pools[name]
 
 
-def _forget_pool_after_fork() -> None:
-    global _executions, _executions_lock
-    _executions, _executions_lock = None, threading.Lock()
+def _forget_pools_after_fork() -> None:
+    global _pools_lock
+    _pools.clear()  # a forked child has none of its parent's threads
+    _pools_lock = threading.Lock()
 
 
-_executions: ThreadPoolExecutor | None = None
-_executions_lock = threading.Lock()
-os.register_at_fork(after_in_child=_forget_pool_after_fork)
+_pools: dict[str, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+os.register_at_fork(after_in_child=_forget_pools_after_fork)
 
 
 def _unpack(value: Any) -> tuple[bool, Any]:

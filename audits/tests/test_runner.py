@@ -202,3 +202,14 @@ def test_run_checks_keeps_order_and_runs_in_parallel(make_check, settings):
     assert [r.data for r in results] == ["finished"] * 10
     assert max(r.duration for r in results) < 1500
     assert done[-1] == (10, 10)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_checks_runs_at_most_limit_global_concurrency_at_once(make_check, settings):
+    import time
+
+    settings.LIMIT_GLOBAL_CONCURRENCY = 3
+    checks = [make_check(name=f"c{i}", module="slow", params={"seconds": 0.3}) for i in range(9)]
+    started = time.monotonic()
+    runner.run_checks(checks)
+    assert time.monotonic() - started >= 0.9  # three rounds of three
