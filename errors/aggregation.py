@@ -22,6 +22,7 @@ report. A resolved group that gets new errors comes back, flagged as a regressio
 """
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -53,9 +54,10 @@ def ingest(service: Service, payload: Payload, fallback_target_id: str, now=None
     with transaction.atomic():
         groups, created = _locked_groups(service, aggregates)
         increments = _count(groups, aggregates, target_id[:255], now)
+        before = {group.pk: _values(group) for group in groups.values()}
         for key, group in groups.items():
             _apply(group, aggregates[key], increments[group.pk], now)
-        ErrorGroup.objects.bulk_update(groups.values(), GROUP_FIELDS)
+        _save_changed(groups.values(), before)
         stored = _store_occurrences(groups, aggregates)
         _add_hourly(increments, now)
     return IngestResult(created, sum(increments.values()), stored)
@@ -73,6 +75,24 @@ GROUP_FIELDS = [
     "severity", "total_count", "first_seen", "last_seen", "status", "resolved_at",
     "ignored_until", "regression", "error_class", "message",
 ]
+
+
+def _values(group: ErrorGroup) -> tuple:
+    return tuple(getattr(group, name) for name in GROUP_FIELDS)
+
+
+def _save_changed(groups, before: dict) -> None:
+    """Only the groups and fields that changed: a re-scrape usually changes none,
+    and an UPDATE of every field of every group cost most of a scrape."""
+    changed = [g for g in groups if _values(g) != before[g.pk]]
+    fields = {
+        name
+        for group in changed
+        for name, old in zip(GROUP_FIELDS, before[group.pk])
+        if getattr(group, name) != old
+    }
+    if changed:
+        ErrorGroup.objects.bulk_update(changed, sorted(fields))
 
 
 def _locked_groups(service, aggregates) -> tuple[dict[str, ErrorGroup], int]:
@@ -101,16 +121,18 @@ def _count(groups, aggregates, target_id: str, now) -> dict[int, int]:
             group__in=groups.values(), target_id=target_id
         )
     }
-    increments, new_rows = {}, []
+    increments, new_rows, moved = {}, [], []
     for key, group in groups.items():
         count = aggregates[key].total_count
         row = previous.get(group.pk)
         increments[group.pk] = count - row.count if row and count >= row.count else count
         if row is None:
             new_rows.append(TargetCount(group=group, target_id=target_id, count=count, seen_at=now))
-        else:
-            row.count, row.seen_at = count, now
-    TargetCount.objects.bulk_update(previous.values(), ["count", "seen_at"])
+        elif row.count != count:
+            row.count = count
+            moved.append(row)
+    TargetCount.objects.bulk_update(moved, ["count"])
+    TargetCount.objects.filter(pk__in=[r.pk for r in previous.values()]).update(seen_at=now)
     TargetCount.objects.bulk_create(new_rows)
     return increments
 
@@ -153,7 +175,8 @@ def _store_occurrences(groups, aggregates) -> int:
             group__in=groups.values(), uuid__in={o.uuid for occ in incoming.values() for o in occ}
         ).values_list("group_id", "uuid")
     )
-    full = _full_groups(groups.values(), cap)
+    stored = _stored_samples(groups.values())
+    full = {gid: oldest for gid, (n, oldest) in stored.items() if n >= cap}
     rows = [
         _occurrence(group_id, occurrence)
         for group_id, occurrences in incoming.items()
@@ -162,19 +185,21 @@ def _store_occurrences(groups, aggregates) -> int:
         and not (group_id in full and occurrence.timestamp < full[group_id])
     ]
     Occurrence.objects.bulk_create(rows, ignore_conflicts=True)
-    for group_id in {row.group_id for row in rows}:
-        _trim(group_id, cap)
+    added = Counter(row.group_id for row in rows)
+    for group_id, n in added.items():
+        if stored.get(group_id, (0, None))[0] + n > cap:  # only groups over the cap
+            _trim(group_id, cap)
     return len(rows)
 
 
-def _full_groups(groups, cap: int) -> dict[int, datetime]:
-    """Groups already holding `cap` samples, with their oldest: older ones are skipped."""
+def _stored_samples(groups) -> dict[int, tuple[int, datetime]]:
+    """(how many, oldest) samples each group holds: a full group skips older ones."""
     stats = (
         Occurrence.objects.filter(group__in=groups)
         .values("group_id")
         .annotate(n=Count("pk"), oldest=Min("timestamp"))
     )
-    return {s["group_id"]: s["oldest"] for s in stats if s["n"] >= cap}
+    return {s["group_id"]: (s["n"], s["oldest"]) for s in stats}
 
 
 def _trim(group_id: int, cap: int) -> None:

@@ -44,7 +44,7 @@ env = environ.Env(
     ERRORS_RETENTION_DAYS=(int, 90),
     ERRORS_ANONYMOUS_RESOLVE=(bool, False),
     ERRORS_SCRAPE_TIMEOUT_SECONDS=(float, 10.0),
-    ERRORS_SCRAPE_CONCURRENCY=(int, 32),
+    ERRORS_SCRAPE_CONCURRENCY=(int, 16),
     ERRORS_MAX_BODY_BYTES=(int, 10 * 1024 * 1024),
     # Telescope's variables, with the defaults of Telescope's code.
     CONFIG_FILE=(str, "config.toml"),
