@@ -1,0 +1,1 @@
+"""The staff dashboard driven in a real browser (Playwright and Debian's Chromium)."""
