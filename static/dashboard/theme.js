@@ -5,6 +5,10 @@
   var order = ["auto", "light", "dark"];
   function apply(theme) { document.documentElement.setAttribute("data-theme", theme); }
   apply(localStorage.getItem(KEY) || "auto");
+  document.addEventListener("DOMContentLoaded", function () {
+    var button = document.querySelector("[data-theme-toggle]");
+    if (button) button.textContent = "Theme: " + document.documentElement.getAttribute("data-theme");
+  });
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-theme-toggle]");
     if (!button) return;
