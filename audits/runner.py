@@ -137,17 +137,16 @@ def after_runs(pairs, scheduled_for: dict | None = None) -> None:
         with transaction.atomic():  # one transaction, not one per statement
             history.record(pairs, scheduled_for)
             # Rows in id order: concurrent batches then never lock them crosswise.
-            ordered = sorted(pairs, key=lambda pair: pair[0].pk)
-            changes = [(c, states.update(c, result), result) for c, result in ordered]
+            changes = states.update_many(sorted(pairs, key=lambda pair: pair[0].pk))
     except DatabaseError:
         logger.exception("Could not store the history of %d runs", len(pairs))
         return
-    for check, change, result in changes:
-        if change:
-            try:
-                events.emit(check, change, result)
-            except Exception:  # an alert channel down must not fail the answer
-                logger.exception("Could not send the event of %s", check)
+    results = {check.pk: result for check, result in pairs}
+    for check, change in changes:
+        try:
+            events.emit(check, change, results[check.pk])
+        except Exception:  # an alert channel down must not fail the answer
+            logger.exception("Could not send the event of %s", check)
 
 
 def cache_key(check: Check, params: dict) -> str:

@@ -27,16 +27,51 @@ FAILING, RECOVERED = "failing", "recovered"
 
 def update(check: Check, result) -> str | None:
     """Record `result` on `check`'s row; FAILING or RECOVERED when it changed."""
-    scalar = None if result.crashed else plots.extract(result.data, check.get_plot_path())
-    last = {
-        "last_run_at": datetime.fromisoformat(result.datetime),
-        "last_success": result.success,
-        "last_scalar": scalar,
-    }
-    for name, value in last.items():
-        setattr(check, name, value)  # the next run in this process compares to it
+    last = _last(check, result)
     rows = Check.objects.filter(pk=check.pk)
     return _passed(rows, last) if result.success else _failed(rows, check, last)
+
+
+def update_many(pairs) -> list[tuple[Check, str]]:
+    """
+    `update()` for a batch of (check, result), in a few statements: passing runs
+    of checks that were not failing (nearly all of them) are written in bulk;
+    recoveries and failures keep their conditional update, one check at a time.
+    Returns the (check, change) pairs that changed.
+    """
+    passed = [(c, r) for c, r in pairs if r.success]
+    failing_ids = set(
+        Check.objects.filter(pk__in=[c.pk for c, _ in passed], alert_state=AlertState.FAILING)
+        .values_list("pk", flat=True)
+    )
+    one_by_one = [(c, r) for c, r in pairs if not r.success or c.pk in failing_ids]
+    changes = [(c, update(c, r)) for c, r in one_by_one]
+    _passed_in_bulk([(c, r) for c, r in passed if c.pk not in failing_ids])
+    return [(check, change) for check, change in changes if change]
+
+
+def _passed_in_bulk(pairs) -> None:
+    for check, result in pairs:
+        _last(check, result)
+    ids = [check.pk for check, _ in pairs]
+    # Conditional, as in _passed: a row another worker just set failing keeps it.
+    Check.objects.filter(pk__in=ids).exclude(alert_state=AlertState.FAILING).exclude(
+        alert_state=AlertState.PASSING, consecutive_failures=0
+    ).update(alert_state=AlertState.PASSING, consecutive_failures=0)
+    Check.objects.bulk_update([c for c, _ in pairs], list(LAST_FIELDS), batch_size=500)
+
+
+LAST_FIELDS = ("last_run_at", "last_success", "last_scalar")
+
+
+def _last(check: Check, result) -> dict:
+    """The last-run fields of `result`, also set on `check` (the next run in this
+    process compares its result with them)."""
+    scalar = None if result.crashed else plots.extract(result.data, check.get_plot_path())
+    last = dict(zip(LAST_FIELDS, (datetime.fromisoformat(result.datetime), result.success, scalar)))
+    for name, value in last.items():
+        setattr(check, name, value)
+    return last
 
 
 def _passed(rows, last: dict) -> str | None:

@@ -105,3 +105,19 @@ def test_runner_emits_the_event_of_a_real_run(make_check, caplog):
         runner.run_check(check)  # cached: no new run, no new event
     messages = [r.getMessage() for r in caplog.records if r.name == "check.state"]
     assert messages == ["proj/check is failing"]
+
+
+@pytest.mark.django_db
+def test_batch_update_emits_the_same_changes_as_one_by_one(make_check):
+    recovering, new_ok, new_ko, steady = (make_check(name=n) for n in ("a", "b", "c", "d"))
+    states.update(recovering, result(False))
+    states.update(steady, result(True))
+    pairs = [(recovering, result(True)), (new_ok, result(True)), (new_ko, result(False)),
+             (steady, result(True))]
+    changes = {check.name: change for check, change in states.update_many(pairs)}
+    assert changes == {"a": states.RECOVERED, "c": states.FAILING}
+    rows = {c.name: (c.alert_state, c.last_success) for c in Check.objects.all()}
+    assert rows == {
+        "a": ("passing", True), "b": ("passing", True),
+        "c": ("failing", False), "d": ("passing", True),
+    }

@@ -193,3 +193,15 @@ def test_safe_url_strips_userinfo_and_masks_secret_query_values():
     url = "https://me:pw@example.com/path?api_key=k&q=1"
 
     assert http.safe_url(url) == "https://example.com/path?api_key=***&q=1"
+
+
+def test_proxy_variables_are_honoured_when_set(monkeypatch):
+    from checks import http as helper
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    assert helper._new_session(0, 0.5, 10).trust_env is True
+    monkeypatch.delenv("HTTPS_PROXY")
+    monkeypatch.setattr(helper.os.path, "exists", lambda path: False)
+    for name in [k for k in helper.os.environ if k.lower().endswith("_proxy")]:
+        monkeypatch.delenv(name)
+    assert helper._new_session(0, 0.5, 10).trust_env is False
