@@ -39,6 +39,9 @@ def start_embedded_beat():
     from celery.beat import EmbeddedService
 
     app.loader.import_default_modules()  # register every app's tasks.py, as a worker does
+    # The dispatchers run every second or two: a line each would drown the web log.
+    for name in ("celery.beat", "celery.app.trace"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     beat = EmbeddedService(app, thread=True, scheduler_cls=app.conf.beat_scheduler)
     beat.start()
     logger.info("Embedded scheduler started")

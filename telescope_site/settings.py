@@ -358,9 +358,6 @@ LOGGING = {
     "loggers": {
         # The request summary replaces Django's own request log lines.
         "django.server": {"level": "WARNING"},
-        # The dispatchers run every second or two: a line each would drown the rest.
-        "celery.beat": {"level": "WARNING"},
-        "celery.app.trace": {"level": "WARNING"},
     },
 }
 
