@@ -201,28 +201,29 @@ def _slots() -> threading.BoundedSemaphore:
 
 def _describe(exc: Exception, timeout) -> str:
     """A short human explanation of a requests exception, from its causes."""
-    chain = _causes(exc)
+    chain = exception_chain(exc)
     connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
-    exhausted = _has(chain, urllib3.exceptions.MaxRetryError)
+    exhausted = chain_has(chain, urllib3.exceptions.MaxRetryError)
     attempts = config.current.max_retries + 1
     suffix = f" ({attempts} attempts)" if exhausted and attempts > 1 else ""
-    if _has(chain, urllib3.exceptions.ReadTimeoutError, requests.ReadTimeout):
+    if chain_has(chain, urllib3.exceptions.ReadTimeoutError, requests.ReadTimeout):
         return f"no response within {read}s{suffix}"
-    if _has(chain, ConnectionRefusedError):
+    if chain_has(chain, ConnectionRefusedError):
         return f"connection refused{suffix}"
-    if _has(chain, socket.gaierror, urllib3.exceptions.NameResolutionError):
+    if chain_has(chain, socket.gaierror, urllib3.exceptions.NameResolutionError):
         return f"could not resolve the host name{suffix}"
-    if _has(chain, urllib3.exceptions.ConnectTimeoutError, requests.ConnectTimeout):
+    if chain_has(chain, urllib3.exceptions.ConnectTimeoutError, requests.ConnectTimeout):
         return f"could not connect within {connect}s{suffix}"
-    if _has(chain, ssl.SSLError, urllib3.exceptions.SSLError):
+    if chain_has(chain, ssl.SSLError, urllib3.exceptions.SSLError):
         return f"TLS error: {chain[-1]}"
     if isinstance(exc, _INVALID_URL):
         return f"invalid URL ({type(exc).__name__})"
     return f"{type(chain[-1]).__name__}: {chain[-1]}{suffix}"
 
 
-def _causes(exc: BaseException) -> list[BaseException]:
-    """The exception and what caused it, outermost first (urllib3 wraps a lot)."""
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    """The exception and what caused it, outermost first (urllib3 wraps a lot);
+    also used by the errors scraper to explain its own failures."""
     chain = []
     while exc is not None and exc not in chain:
         chain.append(exc)
@@ -233,7 +234,7 @@ def _causes(exc: BaseException) -> list[BaseException]:
     return chain
 
 
-def _has(chain: list[BaseException], *types: type) -> bool:
+def chain_has(chain: list[BaseException], *types: type) -> bool:
     return any(isinstance(e, types) for e in chain)
 
 

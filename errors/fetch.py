@@ -68,7 +68,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util import Retry, Timeout, make_headers, parse_url
 
-from checks.http import safe_url
+from checks.http import chain_has, exception_chain, safe_url
 
 from . import payload as payload_module
 from .payload import Payload, PayloadError
@@ -231,50 +231,33 @@ def _timed_out(timeout: float) -> str:
 
 def _describe(exc: BaseException, timeout: float) -> str:
     """A short explanation of a urllib3 or socket error, from its causes."""
-    chain = _causes(exc)
-    if _has(chain, ConnectionRefusedError):
+    chain = exception_chain(exc)
+    if chain_has(chain, ConnectionRefusedError):
         return "connection refused"
-    if _has(chain, NameResolutionError, socket.gaierror):
+    if chain_has(chain, NameResolutionError, socket.gaierror):
         return "could not resolve the host name"
-    if _has(chain, ReadTimeoutError, TimeoutError, socket.timeout) or (
-        _has(chain, ConnectTimeoutError) and not _has(chain, NewConnectionError)
+    if chain_has(chain, ReadTimeoutError, TimeoutError, socket.timeout) or (
+        chain_has(chain, ConnectTimeoutError) and not chain_has(chain, NewConnectionError)
     ):
         return _timed_out(timeout)
-    if _has(chain, RemoteDisconnected):
+    if chain_has(chain, RemoteDisconnected):
         # The Python client answers nothing at all on a wrong path or a query string.
         return "connection closed without an answer (wrong path?)"
-    if _has(chain, IncompleteRead):
+    if chain_has(chain, IncompleteRead):
         return "connection closed before the end of the body"
-    if _has(chain, ConnectionResetError):
+    if chain_has(chain, ConnectionResetError):
         return "connection reset by the server"
-    if _has(chain, ssl.SSLError, urllib3.exceptions.SSLError):
+    if chain_has(chain, ssl.SSLError, urllib3.exceptions.SSLError):
         return f"TLS error: {chain[-1]}"
-    if _has(chain, ResponseError) and _has(chain, MaxRetryError):
+    if chain_has(chain, ResponseError) and chain_has(chain, MaxRetryError):
         return f"more than {MAX_REDIRECTS} redirects"
-    if _has(chain, DecodeError):
+    if chain_has(chain, DecodeError):
         return "could not decompress the body"
-    if _has(chain, *_INVALID_URL):
+    if chain_has(chain, *_INVALID_URL):
         return f"invalid URL ({chain[-1]})"
-    if _has(chain, ProtocolError, NewConnectionError, OSError):
+    if chain_has(chain, ProtocolError, NewConnectionError, OSError):
         return f"connection failed: {chain[-1]}"
     return f"unexpected error: {type(chain[-1]).__name__}: {chain[-1]}"
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    """The exception and what caused it, outermost first (urllib3 nests a lot)."""
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain:
-        chain.append(current)
-        inner = getattr(current, "reason", None)
-        if not isinstance(inner, BaseException):
-            inner = next((a for a in current.args if isinstance(a, BaseException)), None)
-        current = inner or current.__cause__ or current.__context__
-    return chain
-
-
-def _has(chain: list[BaseException], *types: type) -> bool:
-    return any(isinstance(e, types) for e in chain)
 
 
 def _scrub(message: str, url: str, headers: dict[str, str]) -> str:

@@ -69,7 +69,8 @@ import pytest
 import requests
 
 from testing import services
-from testing.upstream import Route, Upstream
+from testing.upstream import Upstream
+from testing.waiting import wait_until  # noqa: F401 (the tests import it from here)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 BIN = BASE_DIR / ".venv" / "bin"
@@ -84,20 +85,6 @@ _RUNNING: set["Proc"] = set()  # every process started, for the last-resort clea
 
 
 # --- small utilities ------------------------------------------------------------------
-
-
-def wait_until(predicate, timeout: float, message: str, interval: float = 0.05):
-    """Poll `predicate` until it returns something true, and return that; fail after
-    `timeout` seconds with `message` (a string, or a callable giving one)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            text = message() if callable(message) else message
-            raise AssertionError(f"after {timeout:g} s: {text}")
-        time.sleep(interval)
 
 
 def free_port() -> int:
@@ -311,41 +298,17 @@ class TracingUpstream(Upstream):
             peak = max(peak, current)
         return peak
 
-    def _handler_class(self):
-        base = super()._handler_class()
-        upstream = self
+    def received(self, method, path, headers, body):
+        call = Call(method, path.split("?")[0], headers.get("User-Agent", ""), body, time.time())
+        with self.calls_lock:
+            self.traced.append(call)
+        super().received(method, path, headers, body)
+        return call
 
-        class Handler(base):
-            def _answer(self, send_body: bool, body: bytes = b""):
-                path = self.path.split("?")[0]
-                call = Call(self.command, path, self.headers.get("User-Agent", ""),
-                            body, time.time())
-                with upstream.calls_lock:
-                    upstream.traced.append(call)
-                upstream.requests.append((self.command, self.path, dict(self.headers)))
-                route = upstream.routes.get(path)
-                if route is None:
-                    route = Route(404, b"not found", {"Content-Type": "text/plain"})
-                time.sleep(route.delay)
-                # Recorded before answering: a client's next request always starts
-                # after this, so sequential requests never look concurrent.
-                call.end = time.time()
-                self.send_response(route.status)
-                for name, value in route.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(route.body)))
-                self.end_headers()
-                if send_body:
-                    self.wfile.write(route.body)
-
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                if isinstance(getattr(upstream, "bodies", None), dict):  # as the base does
-                    upstream.bodies.setdefault(self.path.split("?")[0], []).append(body)
-                self._answer(send_body=True, body=body)
-
-        return Handler
+    def answering(self, call: Call) -> None:
+        # Recorded before answering: a client's next request always starts after
+        # this, so sequential requests never look concurrent.
+        call.end = time.time()
 
 
 @pytest.fixture

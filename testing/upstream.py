@@ -59,6 +59,16 @@ class Upstream:
     def hits(self, path: str) -> int:
         return sum(1 for _, p, _ in self.requests if p.split("?")[0] == path)
 
+    def received(self, method: str, path: str, headers: dict, body: bytes):
+        """Record a request as it arrives; what it returns goes to `answering()`.
+        Subclasses extend these two to trace more."""
+        self.requests.append((method, path, headers))
+        if method == "POST":
+            self.bodies.setdefault(path.split("?")[0], []).append(body)
+
+    def answering(self, token) -> None:
+        """Called after the route's delay, just before the answer is sent."""
+
     def start(self):
         self.thread.start()
         return self
@@ -79,12 +89,13 @@ class Upstream:
             def log_message(self, *args):  # keep test output quiet
                 pass
 
-            def _answer(self, send_body: bool):
-                upstream.requests.append((self.command, self.path, dict(self.headers)))
+            def _answer(self, send_body: bool, body: bytes = b""):
+                token = upstream.received(self.command, self.path, dict(self.headers), body)
                 route = upstream.routes.get(self.path.split("?")[0])
                 if route is None:
                     route = Route(404, b"not found", {"Content-Type": "text/plain"})
                 time.sleep(route.delay)
+                upstream.answering(token)
                 self.send_response(route.status)
                 for name, value in route.headers.items():
                     self.send_header(name, value)
@@ -98,9 +109,7 @@ class Upstream:
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                upstream.bodies.setdefault(self.path.split("?")[0], []).append(body)
-                self._answer(send_body=True)
+                self._answer(send_body=True, body=self.rfile.read(length))
 
             def do_HEAD(self):
                 self._answer(send_body=False)

@@ -11,29 +11,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from audits import admin_import
 from audits.models import Check, Tag
+from audits.tests.mixed_config import ECHO, FILE
 from errors.models import Service
 
 URL = "/admin/audits/import/"
-ECHO = "audits.tests.checkmods.echo"
-
-FILE = f"""
-[checks.web.kept]
-module = "{ECHO}"
-params.url = "http://kept"
-
-[checks.web.edited]
-module = "{ECHO}"
-params.url = "http://edited"
-ttl = 120
-tags = ["critical"]
-
-[checks.web.new]
-module = "{ECHO}"
-params.url = "http://new"
-
-[errors.services.api]
-endpoint = "/errors"
-"""
 
 
 @pytest.fixture

@@ -15,28 +15,9 @@ from django.core.management.base import CommandError
 
 from audits import admin_log
 from audits.models import Check
+from audits.tests.mixed_config import FILE
 from errors.models import Service
 
-ECHO = "audits.tests.checkmods.echo"
-
-FILE = f"""
-[checks.web.kept]
-module = "{ECHO}"
-params.url = "http://kept"
-
-[checks.web.edited]
-module = "{ECHO}"
-params.url = "http://edited"
-ttl = 120
-tags = ["critical"]
-
-[checks.web.new]
-module = "{ECHO}"
-params.url = "http://new"
-
-[errors.services.api]
-endpoint = "/errors"
-"""
 
 
 @pytest.fixture

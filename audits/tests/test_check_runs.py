@@ -1,6 +1,5 @@
 """POST /checks/{project}/{name}/runs: queue a run, for staff and API tokens only."""
 
-import time
 
 import pytest
 from django.contrib.auth.models import User
@@ -8,6 +7,7 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from audits.models import CheckRun
+from testing.waiting import wait_until
 
 URL = "/checks/proj/check/runs"
 
@@ -18,10 +18,7 @@ def check(make_check):
 
 
 def wait_for_runs(count: int, timeout=5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while CheckRun.objects.count() < count:
-        assert time.monotonic() < deadline, f"no run after {timeout} s"
-        time.sleep(0.02)
+    wait_until(lambda: CheckRun.objects.count() >= count, timeout, f"fewer than {count} runs")
 
 
 @pytest.mark.django_db(transaction=True)

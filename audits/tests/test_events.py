@@ -3,22 +3,15 @@
 import gzip
 import json
 import logging
-import time
 
 import pytest
 import sentry_sdk
 
 from audits import events, states
 from audits.runner import Result
+from testing.waiting import wait_until
 
 FAILED = Result("2026-11-21T10:00:00+00:00", False, {"error": "down"}, 12, ran=True)
-
-
-def wait_for(condition, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.02)
 
 
 @pytest.mark.django_db
@@ -43,7 +36,7 @@ def test_recovery_is_logged_as_info(make_check, caplog):
 def test_each_webhook_receives_the_event(make_check, upstream, settings):
     settings.WEBHOOK_URLS = [upstream.route("/hook-a"), upstream.route("/hook-b")]
     events.emit(make_check(), states.FAILING, FAILED)
-    wait_for(lambda: upstream.hits("/hook-a") == 1 and upstream.hits("/hook-b") == 1)
+    wait_until(lambda: upstream.hits("/hook-a") == 1 and upstream.hits("/hook-b") == 1)
     method, _, headers = upstream.requests[0]
     assert method == "POST" and headers["Content-Type"] == "application/json"
 
@@ -56,7 +49,7 @@ def test_failing_webhook_is_retried(make_check, upstream, settings, monkeypatch)
     monkeypatch.setattr(tasks.send_webhook, "default_retry_delay", 0)
     settings.WEBHOOK_URLS = [upstream.route("/hook", status=502)]
     events.emit(make_check(), states.FAILING, FAILED)
-    wait_for(lambda: upstream.hits("/hook") >= 2)
+    wait_until(lambda: upstream.hits("/hook") >= 2)
 
 
 @pytest.mark.django_db
@@ -69,7 +62,7 @@ def test_sentry_receives_a_fingerprinted_message(make_check, upstream, settings)
         sentry_sdk.flush(timeout=5)
     finally:
         sentry_sdk.init()  # back to no Sentry for the other tests
-    wait_for(lambda: upstream.hits("/api/1/envelope/") == 1)
+    wait_until(lambda: upstream.hits("/api/1/envelope/") == 1)
     body = gzip.decompress(upstream.bodies["/api/1/envelope/"][0]).decode()
     event = json.loads(body.splitlines()[-1])
     assert event["message"] == "proj/check is failing"

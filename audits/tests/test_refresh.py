@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from audits import refresh, tasks
 from audits.models import Check, CheckRun
+from testing.waiting import wait_until
 
 HORIZON = timedelta(seconds=4)
 
@@ -70,7 +71,7 @@ def test_after_downtime_refreshes_restart_from_now(make_check):
 def test_dispatch_runs_due_checks_and_records_when_they_were_due(make_check):
     due_now(make_check(name="a", ttl=60), make_check(name="b", ttl=60))
     assert tasks.dispatch_refreshes() == 2
-    _wait_for(lambda: CheckRun.objects.count() == 2)
+    wait_until(lambda: CheckRun.objects.count() == 2)
     assert not CheckRun.objects.filter(scheduled_for__isnull=True).exists()
 
 
@@ -79,12 +80,3 @@ def test_refresh_ahead_off_dispatches_nothing(make_check, settings):
     settings.REFRESH_AHEAD = False
     make_check(ttl=60)
     assert tasks.dispatch_refreshes() == 0
-
-
-def _wait_for(condition, timeout=5.0):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.02)

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from bugtracker import sync
 from bugtracker.tests.conftest import API_KEY, bz_bug
+from testing.waiting import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -68,15 +69,6 @@ def test_fresh_list_means_no_request_to_the_tracker(client, synced, no_lazy_sync
     assert synced.hits == hits and no_lazy_sync == []
 
 
-def wait_for(predicate, seconds=5.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_a_slow_tracker_never_slows_a_check(client, synced):
     synced.answer([], delay=3.0)
     cache.delete(sync.STATUS_KEY)  # stale: the next page queues a sync
@@ -87,7 +79,7 @@ def test_a_slow_tracker_never_slows_a_check(client, synced):
     assert elapsed < 1.0, f"the check waited {elapsed:.2f}s for Bugzilla"
     assert [bug["id"] for bug in response.json()["buglist"]] == [2, 1, 3]
     # The queued sync ran in the background, timed out, and kept the list.
-    assert wait_for(lambda: (sync.status() or {}).get("ok") is False)
+    wait_until(lambda: (sync.status() or {}).get("ok") is False)
     assert "no response within" in sync.status()["error"]
     assert [bug["id"] for bug in client.get("/checks/p/a").json()["buglist"]] == [2, 1, 3]
 

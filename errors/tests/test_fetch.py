@@ -14,6 +14,7 @@ import pytest
 
 from errors.fetch import USER_AGENT, FetchResult, fetch_many, fetch_one
 from errors.tests.periskop_instance import InFlight, PeriskopInstance
+from testing.waiting import wait_until
 
 MB = 1024 * 1024
 # Slack for thread scheduling on a busy CI machine.
@@ -28,13 +29,6 @@ def instance():
 
 def fetch(url, timeout=2.0, max_bytes=MB, **kwargs) -> FetchResult:
     return fetch_one(url, timeout=timeout, max_bytes=max_bytes, **kwargs)
-
-
-def wait_until(condition, seconds=3.0):
-    stop = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < stop, "condition never became true"
-        time.sleep(0.01)
 
 
 def free_port() -> int:
@@ -234,7 +228,7 @@ def test_body_over_the_limit_is_stopped_early(instance):
     assert result.error == f"body larger than {MB} bytes"
     assert result.status == 200
     assert result.duration < 1
-    wait_until(lambda: instance.in_flight.current == 0)
+    wait_until(lambda: instance.in_flight.current == 0, 3.0)
     # What the kernel buffered is all the server could push before we hung up.
     assert instance.bytes_sent < 50 * MB
 
