@@ -39,12 +39,11 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 from django.utils.translation import ngettext
 
+from audits import history, schedules, tasks
+from audits.admin_forms import CheckForm
+from audits.models import AlertState, Check, CheckRun, Tag
 from bugtracker.matching import buglists_for_checks
-from telescope_site.celery import enqueue
-
-from . import history, schedules, tasks
-from .admin_forms import CheckForm
-from .models import AlertState, Check, CheckRun, Tag
+from foundation.background import enqueue
 
 HISTORY_ROWS = 20
 DATA_PREVIEW_CHARACTERS = 200

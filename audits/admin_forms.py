@@ -2,7 +2,7 @@
 The form of a check in admin: its module, and its parameters one field each.
 
 The module is typed in a text box that suggests the installed check modules (an
-HTML `<datalist>` of `modules.installed()`), so that a user module anywhere on the
+HTML `<datalist>` of `checkmodules.installed()`), so that a user module anywhere on the
 Python path can still be given by its dotted path. Its docstring is shown under it,
 escaped, as preformatted text.
 
@@ -47,8 +47,9 @@ from django import forms
 from django.contrib.admin import helpers
 from django.utils.html import format_html, format_html_join
 
-from . import modules, params, placeholders, schedules
-from .models import Check
+from audits import checkmodules, params, schedules
+from audits.models import Check
+from foundation import placeholders
 
 PARAMS_FORM = "params_form"  # the hidden field: the module whose fields are shown
 FIELD_PREFIX = "param-"
@@ -66,7 +67,7 @@ class ModuleInput(forms.TextInput):
         attrs = {**(attrs or {}), "list": list_id, "size": 50, "autocomplete": "off"}
         html = super().render(name, value, attrs, renderer)
         options = format_html_join(
-            "", '<option value="{}"></option>', ((path,) for path in modules.installed())
+            "", '<option value="{}"></option>', ((path,) for path in checkmodules.installed())
         )
         return html + format_html('<datalist id="{}">{}</datalist>', list_id, options)
 
@@ -74,7 +75,7 @@ class ModuleInput(forms.TextInput):
 class ParamField(forms.CharField):
     """One parameter as text; "required" is shown, but `params.validate` says it."""
 
-    def __init__(self, parameter: modules.Parameter, **kwargs):
+    def __init__(self, parameter: checkmodules.Parameter, **kwargs):
         self.parameter = parameter
         kind = _kind(parameter.annotation)
         widget = (
@@ -118,7 +119,7 @@ class CheckForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.param_module: modules.CheckModule | None = None
+        self.param_module: checkmodules.CheckModule | None = None
         if self.is_bound:
             # The fields the page had: scripts posting without them post raw JSON.
             shown = self.data.get(PARAMS_FORM) or ""
@@ -135,7 +136,7 @@ class CheckForm(forms.ModelForm):
 
     # Which parameter fields the form has.
 
-    def _show(self, module: modules.CheckModule | None):
+    def _show(self, module: checkmodules.CheckModule | None):
         """Per-parameter fields for `module`, or the raw JSON field when None."""
         self._bound_fields_cache.clear()  # fields of another module may share names
         for name in [n for n in self.fields if n.startswith(FIELD_PREFIX)]:
@@ -172,8 +173,8 @@ class CheckForm(forms.ModelForm):
     def clean_module(self):
         path = self.cleaned_data["module"].strip()
         try:
-            modules.load(path)
-        except modules.ModuleError as exc:
+            checkmodules.load(path)
+        except checkmodules.ModuleError as exc:
             raise forms.ValidationError(str(exc)) from None
         return path
 
@@ -189,7 +190,7 @@ class CheckForm(forms.ModelForm):
         cleaned = super().clean()
         if "module" not in cleaned:
             return cleaned  # its error says what to fix; parameters wait for it
-        module = modules.load(cleaned["module"])
+        module = checkmodules.load(cleaned["module"])
         if self.param_module is None:
             self._clean_raw(module)
         elif self.param_module.path != module.path:
@@ -198,7 +199,7 @@ class CheckForm(forms.ModelForm):
             self._clean_fields_of(module)
         return self.cleaned_data
 
-    def _clean_raw(self, module: modules.CheckModule):
+    def _clean_raw(self, module: checkmodules.CheckModule):
         if "params" not in self.cleaned_data:
             return  # not JSON: the field says so
         raw = self.cleaned_data["params"]
@@ -223,7 +224,7 @@ class CheckForm(forms.ModelForm):
             self._set_data(FIELD_PREFIX + name, text)
         self._validate(fields_module, raw)
 
-    def _switch_module(self, module: modules.CheckModule):
+    def _switch_module(self, module: checkmodules.CheckModule):
         """The module changed: show its fields, keeping same-named values; save nothing."""
         old = {
             name: self.cleaned_data.get(FIELD_PREFIX + name, "") for name in self.param_names
@@ -250,7 +251,7 @@ class CheckForm(forms.ModelForm):
                 message += f" Left out, as {module.path} does not take them: {', '.join(left_out)}."
         self.add_error(None, message)
 
-    def _clean_fields_of(self, module: modules.CheckModule):
+    def _clean_fields_of(self, module: checkmodules.CheckModule):
         values = {}
         for name, parameter in module.parameters.items():
             text = self.cleaned_data.get(FIELD_PREFIX + name, "")
@@ -262,7 +263,7 @@ class CheckForm(forms.ModelForm):
                 self.add_error(FIELD_PREFIX + name, str(exc))
         self._validate(module, values)  # the others' errors too
 
-    def _validate(self, module: modules.CheckModule, values: dict):
+    def _validate(self, module: checkmodules.CheckModule, values: dict):
         cleaned, errors = validate_each(module, values)
         for name, exc in errors.items():
             field = f"{FIELD_PREFIX}{name}" if name is not None else None
@@ -285,8 +286,8 @@ class CheckForm(forms.ModelForm):
         if not path:
             return "Choose a module: its documentation and parameters are shown here."
         try:
-            return modules.load(path).documentation or f"{path} has no documentation."
-        except modules.ModuleError as exc:
+            return checkmodules.load(path).documentation or f"{path} has no documentation."
+        except checkmodules.ModuleError as exc:
             return f"This module is unavailable: {exc}"
 
     def _module_path(self) -> str:
@@ -321,8 +322,8 @@ class CheckForm(forms.ModelForm):
         if not path:
             return "Choose a module and save: its parameters are then shown one per field."
         try:
-            module = modules.load(path)
-        except modules.ModuleError:
+            module = checkmodules.load(path)
+        except checkmodules.ModuleError:
             return "The parameters, as a JSON object."
         if module.accepts_any_parameter:
             return f"The run() of {path} takes any parameter: give them as a JSON object."
@@ -332,7 +333,7 @@ class CheckForm(forms.ModelForm):
         )
 
 
-def validate_each(module: modules.CheckModule, values: dict):
+def validate_each(module: checkmodules.CheckModule, values: dict):
     """
     `params.validate(module, values)`, and every parameter's first error.
 
@@ -374,11 +375,11 @@ def field_message(exc: params.ParamError) -> str:
     return f"{exc.field.removeprefix('params.')}: {exc.message}"
 
 
-def _fields_module(path: str, stored: dict | None = None) -> modules.CheckModule | None:
+def _fields_module(path: str, stored: dict | None = None) -> checkmodules.CheckModule | None:
     """The module at `path` if its parameters (and `stored`) fit one field each."""
     try:
-        module = modules.load(path)
-    except modules.ModuleError:
+        module = checkmodules.load(path)
+    except checkmodules.ModuleError:
         return None
     if module.accepts_any_parameter:
         return None
@@ -473,7 +474,7 @@ def _json(text: str, what: str) -> Any:
         raise ValueError(f"expected {what}: {exc}") from None
 
 
-def _help(parameter: modules.Parameter, kind: str, default: str | None) -> str:
+def _help(parameter: checkmodules.Parameter, kind: str, default: str | None) -> str:
     how = {
         "str": "Text.",
         "list": "One value per line, or a JSON list.",

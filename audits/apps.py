@@ -9,11 +9,13 @@ class AuditsConfig(AppConfig):
     verbose_name = "Audits"
     # import_config / export_config hand the [checks] section of config.toml to this.
     config_section = "checks"
-    config_handler = "audits.config_section"
+    config_handler = "audits.config.section"
 
     def ready(self):
+        # Registers the collector of each check's last result for /__metrics__.
         # Check modules never import Django; they get their settings from here.
         import checks.config
+        from audits import metrics  # noqa: F401
 
         checks.config.configure(
             timeout_seconds=settings.REQUESTS_TIMEOUT_SECONDS,

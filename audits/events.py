@@ -14,9 +14,8 @@ import threading
 import sentry_sdk
 from django.conf import settings
 
+from audits.states import FAILING
 from checks import http
-
-from .states import FAILING
 
 logger = logging.getLogger("check.state")
 
@@ -57,9 +56,8 @@ def _to_sentry(check, event: dict) -> None:
 
 
 def _to_webhooks(event: dict) -> None:
-    from telescope_site.celery import enqueue
-
-    from .tasks import send_webhook
+    from audits.tasks import send_webhook
+    from foundation.background import enqueue
 
     for url in settings.WEBHOOK_URLS:
         try:

@@ -14,8 +14,8 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from . import plots
-from .models import Check, CheckRun
+from audits import plot_value
+from audits.models import Check, CheckRun
 
 UPTIME_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 
@@ -72,7 +72,7 @@ def prune(now: datetime | None = None) -> int:
 
 
 def _run_of(check: Check, result, scheduled_for) -> CheckRun:
-    scalar = None if result.crashed else plots.extract(result.data, check.get_plot_path())
+    scalar = None if result.crashed else plot_value.extract(result.data, check.get_plot_path())
     return CheckRun(
         audit_check=check,
         started_at=datetime.fromisoformat(result.datetime),

@@ -1,30 +1,17 @@
 """
-Prometheus metrics of the service, served at `/__metrics__`.
+Prometheus metrics of the checks, served at `/__metrics__` (see `foundation.metrics`).
 
 Check durations and counts are those of the runs made by the scraped process;
-each check's last result comes from the database, whoever ran it.
-
-Labels are bounded on purpose: requests are labelled by route pattern, never by
-raw URL (Telescope's raw URL label leaked `?refresh=<secret>` and grew without
-bound), and checks by project and name.
+each check's last result comes from the database, whoever ran it. Checks are
+labelled by project and name, a bounded set.
 """
 
 from django.db import DatabaseError
 from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
-PREFIX = "telescope"
+from foundation.metrics import PREFIX
 
-REQUESTS = Counter(
-    f"{PREFIX}_request_summary",
-    "HTTP requests served, by route pattern.",
-    ["method", "endpoint", "status"],
-)
-REQUEST_DURATION = Histogram(
-    f"{PREFIX}_request_duration_seconds",
-    "Time to serve an HTTP request, by route pattern.",
-    ["method", "endpoint"],
-)
 CHECK_RUN_DURATION = Histogram(
     f"{PREFIX}_check_run_duration_seconds",
     "Time to run a check (cache misses only).",
@@ -49,7 +36,7 @@ class CheckStateCollector:
         return [self._families()[0]]
 
     def collect(self):
-        from .models import Check
+        from audits.models import Check
 
         last_success, last_run = self._families()
         rows = Check.objects.enabled().exclude(last_success__isnull=True)

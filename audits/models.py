@@ -3,7 +3,7 @@ Checks as data: what to run (a module and its parameters), how long a result
 stays fresh, and how people find it (project, tags).
 
 Parameters are stored as written in the config, `${VAR}` placeholders included;
-they are resolved only when the check runs (see `audits.placeholders`).
+they are resolved only when the check runs (see `foundation.placeholders`).
 """
 
 from django.conf import settings
@@ -12,7 +12,8 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.urls import reverse
 
-from . import modules, params, placeholders
+from audits import checkmodules, params
+from foundation import placeholders
 
 
 class Tag(models.Model):
@@ -111,8 +112,8 @@ class Check(models.Model):
         return f"{self.project}/{self.name}"
 
     @property
-    def check_module(self) -> modules.CheckModule:
-        return modules.load(self.module)
+    def check_module(self) -> checkmodules.CheckModule:
+        return checkmodules.load(self.module)
 
     def get_ttl(self) -> int:
         return settings.DEFAULT_TTL if self.ttl is None else self.ttl
@@ -120,7 +121,7 @@ class Check(models.Model):
     def get_plot_path(self) -> str | None:
         try:
             return self.plot or self.check_module.default_plot
-        except modules.ModuleError:
+        except checkmodules.ModuleError:
             return self.plot or None
 
     def get_absolute_url(self) -> str:
@@ -133,14 +134,14 @@ class Check(models.Model):
         """The parameters users may see: the module's EXPOSED_PARAMETERS, unresolved."""
         try:
             exposed = self.check_module.exposed_parameters
-        except modules.ModuleError:
+        except checkmodules.ModuleError:
             return {}
         return {k: v for k, v in self.params.items() if k in exposed}
 
     def documentation(self) -> str:
         try:
             return self.check_module.documentation
-        except modules.ModuleError as exc:  # shown, so that someone fixes it
+        except checkmodules.ModuleError as exc:  # shown, so that someone fixes it
             return f"This check's module is unavailable: {exc}"
 
     def runtime_params(self, overrides: dict | None = None, secrets=None) -> dict:

@@ -16,8 +16,8 @@ import types
 import typing
 from typing import Any, Literal, Union
 
-from . import placeholders
-from .modules import CheckModule
+from audits.checkmodules import CheckModule
+from foundation import placeholders
 
 
 class ParamError(ValueError):

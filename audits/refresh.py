@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 
-from .models import Check
+from audits.models import Check
 
 MAX_CLAIMED = 5000
 

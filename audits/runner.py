@@ -40,11 +40,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connections, transaction
 
-from . import metrics, placeholders, plots
-from .locks import CacheLock
-from .models import Check
-from .modules import ModuleError
-from .params import ParamError
+from audits import metrics, plot_value
+from audits.checkmodules import ModuleError
+from audits.models import Check
+from audits.params import ParamError
+from foundation import placeholders
+from foundation.locks import CacheLock
 
 logger = logging.getLogger("check.result")
 
@@ -129,7 +130,7 @@ def _in_window(checks: list, force: bool, window: int):
 
 def after_runs(pairs, scheduled_for: dict | None = None) -> None:
     """History and state changes of real runs; never fails the caller."""
-    from . import events, history, states
+    from audits import events, history, states
 
     if not pairs:
         return
@@ -324,7 +325,7 @@ def _record(check, started_at, duration, success, data, crashed) -> Result:
             "tags": check.tag_names(),
             "success": success,
             "data": json.dumps(data),
-            "plot": plots.extract(data, plot_path),
+            "plot": plot_value.extract(data, plot_path),
         },
     )
     return result

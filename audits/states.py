@@ -19,8 +19,8 @@ from datetime import datetime
 
 from django.db.models import F
 
-from . import plots
-from .models import AlertState, Check
+from audits import plot_value
+from audits.models import AlertState, Check
 
 FAILING, RECOVERED = "failing", "recovered"
 
@@ -67,7 +67,7 @@ LAST_FIELDS = ("last_run_at", "last_success", "last_scalar")
 def _last(check: Check, result) -> dict:
     """The last-run fields of `result`, also set on `check` (the next run in this
     process compares its result with them)."""
-    scalar = None if result.crashed else plots.extract(result.data, check.get_plot_path())
+    scalar = None if result.crashed else plot_value.extract(result.data, check.get_plot_path())
     last = dict(zip(LAST_FIELDS, (datetime.fromisoformat(result.datetime), result.success, scalar)))
     for name, value in last.items():
         setattr(check, name, value)

@@ -18,11 +18,10 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from audits import history, metrics, refresh, runner
+from audits.models import Check
 from checks import http
-from telescope_site.celery import enqueue
-
-from . import history, metrics, refresh, runner
-from .models import Check
+from foundation.background import enqueue
 
 logger = logging.getLogger(__name__)
 

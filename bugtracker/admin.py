@@ -15,8 +15,8 @@ from django.contrib import admin, messages
 from django.db.models import Q
 from django.utils.html import format_html
 
-from . import sync
-from .models import KnownBug, Tracker
+from bugtracker import sync
+from bugtracker.models import KnownBug, Tracker
 
 CONFIDENTIAL = "(confidential)"
 SYNCED = [

@@ -31,8 +31,8 @@ from functools import lru_cache
 from django.db.models import Q
 from django.utils import timezone
 
-from . import sync
-from .models import KnownBug, heat
+from bugtracker import sync
+from bugtracker.models import KnownBug, heat
 
 DELIMITERS = r"\s\[\](){}<>,;|\"'"
 FIELDS = ("pk", "tracker", "bug_id", "url", "summary", "status", "is_open",

@@ -43,8 +43,8 @@ from django.core.cache import cache
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from . import bugzilla
-from .models import KnownBug, Tracker
+from bugtracker import bugzilla
+from bugtracker.models import KnownBug, Tracker
 
 logger = logging.getLogger(__name__)
 
@@ -111,9 +111,8 @@ def request_sync_if_stale() -> bool:
             return False
         if not cache.add(REQUESTED_KEY, True, timeout=REQUEST_SECONDS):
             return False  # already queued, or just done
-        from telescope_site.celery import enqueue
-
-        from .tasks import sync_bugs
+        from bugtracker.tasks import sync_bugs
+        from foundation.background import enqueue
 
         enqueue(sync_bugs, False)
         return True

@@ -9,7 +9,7 @@ while BUGTRACKER_URL is empty, and never raises for a Bugzilla problem.
 
 from celery import shared_task
 
-from . import sync
+from bugtracker import sync
 
 
 @shared_task(ignore_result=True)

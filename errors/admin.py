@@ -16,7 +16,7 @@ from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
 from django.utils.html import format_html
 
-from .models import ErrorGroup, GroupStatus, Occurrence, Service, Target
+from errors.models import ErrorGroup, GroupStatus, Occurrence, Service, Target
 
 NEWEST_OCCURRENCES = 20
 

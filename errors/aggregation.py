@@ -31,8 +31,15 @@ from django.db import transaction
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from .models import ErrorGroup, GroupStatus, HourlyCount, Occurrence, Service, TargetCount
-from .payload import AggregateData, ErrorInfo, OccurrenceData, Payload
+from errors.models import (
+    ErrorGroup,
+    GroupStatus,
+    HourlyCount,
+    Occurrence,
+    Service,
+    TargetCount,
+)
+from errors.payload import AggregateData, ErrorInfo, OccurrenceData, Payload
 
 MAX_KEY_LENGTH = 500
 

@@ -8,8 +8,8 @@ class ErrorsConfig(AppConfig):
     verbose_name = "Errors"
     # import_config / export_config hand the [errors] section of config.toml to this.
     config_section = "errors"
-    config_handler = "errors.config_section"
+    config_handler = "errors.config.section"
 
     def ready(self):
         # Registers the metrics collector and the receiver of unhandled exceptions.
-        from . import metrics, self_report  # noqa: F401
+        from errors import metrics  # noqa: F401

@@ -76,7 +76,7 @@ import dns.rdatatype
 import dns.resolver
 import yaml
 
-from . import relabel as relabelling
+from errors import relabel as relabelling
 
 Labels = dict[str, str]
 Problem = tuple[str, str]  # (field, message), the field relative to an entry

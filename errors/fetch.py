@@ -69,9 +69,8 @@ from urllib3.exceptions import (
 from urllib3.util import Retry, Timeout, make_headers, parse_url
 
 from checks.http import chain_has, exception_chain, safe_url
-
-from . import payload as payload_module
-from .payload import Payload, PayloadError
+from errors import payload as payload_module
+from errors.payload import Payload, PayloadError
 
 USER_AGENT = "telescope-errors-scraper"
 MAX_REDIRECTS = 5

@@ -25,7 +25,7 @@ class ErrorsCollector:
             return []
 
     def _occurrences(self):
-        from .models import ErrorGroup
+        from errors.models import ErrorGroup
 
         family = GaugeMetricFamily(
             "periskop_error_occurrences",
@@ -40,7 +40,7 @@ class ErrorsCollector:
         return family
 
     def _services(self):
-        from .models import Service, TargetStatus
+        from errors.models import Service, TargetStatus
 
         families = {
             "discovered": GaugeMetricFamily(

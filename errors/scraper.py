@@ -21,8 +21,8 @@ from django.db import DatabaseError
 from django.db.models import F
 from django.utils import timezone
 
-from . import aggregation, discovery, fetch
-from .models import Service, Target, TargetStatus
+from errors import aggregation, discovery, fetch
+from errors.models import Service, Target, TargetStatus
 
 logger = logging.getLogger(__name__)
 TARGET_FIELDS = ["status", "last_scrape_at", "last_error", "duration", "target_uuid"]

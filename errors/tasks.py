@@ -20,10 +20,16 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from telescope_site.celery import enqueue
-
-from . import scraper
-from .models import ErrorGroup, GroupStatus, HourlyCount, Occurrence, Service, TargetCount
+from errors import scraper
+from errors.models import (
+    ErrorGroup,
+    GroupStatus,
+    HourlyCount,
+    Occurrence,
+    Service,
+    TargetCount,
+)
+from foundation.background import enqueue
 
 logger = logging.getLogger(__name__)
 

@@ -7,11 +7,8 @@ the leader dies.
 import signal
 import time
 
-import pytest
-
-from telescope_site.beat import LEADER_LOCK_SECONDS
-
-from .conftest import heartbeat_toml, wait_until
+from foundation.beat import LEADER_LOCK_SECONDS
+from integration.conftest import heartbeat_toml, wait_until
 
 INTERVAL = 2  # the check's own schedule, "2s"
 LEADING = r"Beat \S+: leading"

@@ -1,6 +1,6 @@
 """Loading checks as a deployment does: `manage.py import_config` in a fresh process."""
 
-from .conftest import heartbeat_toml
+from integration.conftest import heartbeat_toml
 
 
 def test_import_config_command_imports_checks_in_a_fresh_process(cluster, upstream):

@@ -6,8 +6,7 @@ scrape real periskop-client instances into PostgreSQL, gunicorn serves the total
 import requests
 
 from errors.tests.periskop_instance import PeriskopInstance
-
-from .conftest import wait_until
+from integration.conftest import wait_until
 
 
 def total(web, key: str):

@@ -5,7 +5,7 @@ check's state is one event (one `check.state` log line, one POST per webhook).
 
 import time
 
-from .conftest import heartbeat_toml, wait_until
+from integration.conftest import heartbeat_toml, wait_until
 
 RUNS_PER_PHASE = 4  # the events of the first 3 runs of a phase have arrived by the 4th
 STATE_LINE = r" check\.state "

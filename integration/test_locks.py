@@ -8,7 +8,7 @@ import time
 
 import requests
 
-from .conftest import KEY_PREFIX, heartbeat_toml, log_time, wait_until
+from integration.conftest import KEY_PREFIX, heartbeat_toml, log_time, wait_until
 
 RECEIVED = r"Task audits\.tasks\.run_check\[[^\]]+\] received"
 SUCCEEDED = r"Task audits\.tasks\.run_check\[[^\]]+\] succeeded"

@@ -6,10 +6,9 @@ run inline and the service keeps answering; when it is back, it caches again.
 import time
 from datetime import datetime
 
-import pytest
 import requests
 
-from .conftest import heartbeat_toml, wait_until
+from integration.conftest import heartbeat_toml, wait_until
 
 # A request must not hang on a dead Redis: far below gunicorn's and monitors' timeouts.
 ANSWER_WITHIN = 10

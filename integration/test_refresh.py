@@ -3,13 +3,11 @@ Refresh-ahead in the distributed mode: beat dispatches, workers run the checks a
 write Redis, gunicorn answers from Redis.
 """
 
-import time
 from datetime import datetime
 
-import pytest
 import requests
 
-from .conftest import KEY_PREFIX, heartbeat_toml, log_time, wait_until
+from integration.conftest import KEY_PREFIX, heartbeat_toml, wait_until
 
 SENT_DISPATCH = r"Sending due task audits\.dispatch_refreshes "
 

@@ -165,6 +165,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_celery_beat",
+    "foundation",
     "audits",
     "errors",
     "bugtracker",
@@ -173,8 +174,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "audits.middleware.RequestSummaryMiddleware",
-    "audits.middleware.HeadWithoutBodyMiddleware",
+    "foundation.middleware.RequestSummaryMiddleware",
+    "foundation.middleware.HeadWithoutBodyMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -196,7 +197,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "audits.context_processors.dashboard",
+                "foundation.context_processors.dashboard",
             ],
         },
     },
@@ -264,7 +265,7 @@ LOGOUT_REDIRECT_URL = "login"
 # --- Celery: workers behind Redis, or tasks in this process (embedded mode) ---------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL") or REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
-# Without a broker, tasks run in this process: see telescope_site.celery.enqueue().
+# Without a broker, tasks run in this process: see foundation.background.enqueue().
 CELERY_TASK_ALWAYS_EAGER = not (env("CELERY_BROKER_URL") or REDIS_URL)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
@@ -273,7 +274,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULER = "telescope_site.beat:LeaderScheduler"
+CELERY_BEAT_SCHEDULER = "foundation.beat:LeaderScheduler"
 CELERY_BEAT_MAX_LOOP_INTERVAL = 1
 # Write when each task last ran at once, so that a standby beat taking over
 # continues the schedule instead of firing everything again.

@@ -7,7 +7,7 @@ can be run against PostgreSQL or MariaDB too.
 
 import os
 
-from .settings import *  # noqa: F403
+from telescope_site.settings import *  # noqa: F403
 
 SECRET_KEY = "tests-only"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -9,10 +9,10 @@ from django.contrib.auth.models import Permission, User
 from django.core import signing
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from audits import admin_import
 from audits.models import Check, Tag
 from audits.tests.mixed_config import ECHO, FILE
 from errors.models import Service
+from foundation.config import pages
 
 URL = "/admin/audits/import/"
 
@@ -164,7 +164,7 @@ def test_tampered_payload_is_refused(admin_client, existing):
         signing.dumps({"user": 1, "name": "x", "text": FILE, "prune": True, "digest": ""},
                       salt="another salt", compress=True),
         signing.dumps({"user": 1, "name": "x", "text": FILE, "prune": True, "digest": ""},
-                      key="not our secret", salt=admin_import.SALT, compress=True),
+                      key="not our secret", salt=pages.SALT, compress=True),
         "garbage",
     ):
         response = apply(admin_client, tampered)
@@ -184,7 +184,7 @@ def test_payload_of_another_user_is_refused(client, existing):
 
 def test_expired_preview_is_refused(admin_client, existing, monkeypatch):
     payload = upload(admin_client, FILE).context["payload"]
-    monkeypatch.setattr(admin_import, "MAX_AGE", -1)
+    monkeypatch.setattr(pages, "MAX_AGE", -1)
     before = snapshot()
     response = apply(admin_client, payload)
     assert response.status_code == 400 and "too old" in response.content.decode()

@@ -13,11 +13,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from audits import admin_log
 from audits.models import Check
 from audits.tests.mixed_config import FILE
 from errors.models import Service
-
+from foundation.config import admin_log
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ from typing import Any, Literal, Optional
 import pytest
 from django.contrib.auth.models import User
 
-from audits import config_file
 from audits.admin_forms import from_text, to_text
-from audits.params import cast
+from audits.config import reader
 from audits.models import Check
+from audits.params import cast
 
 ECHO = "audits.tests.checkmods.echo"
 COUNTER = "audits.tests.checkmods.counter"
@@ -74,8 +74,8 @@ def errors_of(response) -> dict:
 def importer_error(module: str, toml_params: str) -> str:
     """The importer's message for the same values written in a config file."""
     text = f'[checks.proj.check]\nmodule = "{module}"\n{toml_params}\n'
-    with pytest.raises(config_file.ConfigError) as info:
-        config_file.parse(text, "config.toml")
+    with pytest.raises(reader.ConfigError) as info:
+        reader.parse(text, "config.toml")
     (error,) = info.value.errors
     return error
 
@@ -143,7 +143,7 @@ def test_values_are_typed_and_stored_as_the_importer_stores_them(admin_client, m
         params = {url = "https://example.com/a", ok = false, limit = 1.0, ports = [80, 443], headers = {X-A = 1}, names = ["a b", " c"], threshold = "7"}
         """
     )
-    (spec,) = config_file.parse(toml, "config.toml")
+    (spec,) = reader.parse(toml, "config.toml")
     assert spec.params == check.params
 
 

@@ -82,7 +82,7 @@ def test_get_is_not_allowed(client, check):
 
 @pytest.mark.django_db
 def test_unavailable_queue_is_a_clear_503(client, check, monkeypatch):
-    from audits import api
+    from audits.api import views as api
 
     def broken(*args, **kwargs):
         raise ConnectionError("broker down")

@@ -2,8 +2,6 @@
 
 import inspect
 
-import pytest
-
 import checks.core.heartbeat
 from audits.tests.checkmods import counter, echo
 

@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from audits.config_file import ConfigError, parse
+from audits.config.reader import ConfigError, parse
 
 ECHO = "audits.tests.checkmods.echo"
 

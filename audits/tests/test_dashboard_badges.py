@@ -2,7 +2,7 @@
 
 import pytest
 
-from audits import badges
+from audits.dashboard import badges
 
 SVG = "image/svg+xml"
 

@@ -7,7 +7,7 @@ import pytest
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
-from audits import dockerflow
+from foundation import dockerflow
 
 REQUEST_SUMMARY = "telescope_request_summary"
 CHECK_ROUTE = "/checks/<str:project>/<str:name>"

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from audits import config_file, importer
+from audits.config import importer, reader
 from audits.models import Check, Tag
 
 ECHO = "audits.tests.checkmods.echo"
@@ -147,7 +147,7 @@ def test_export_writes_to_stdout_with_placeholders(tmp_path):
     run(write(tmp_path, check_table("a", url="${API_TOKEN}")))
     out = io.StringIO()
     call_command("export_config", stdout=out)
-    assert config_file.parse(out.getvalue(), "stdout")[0].params == {"url": "${API_TOKEN}"}
+    assert reader.parse(out.getvalue(), "stdout")[0].params == {"url": "${API_TOKEN}"}
 
 
 @pytest.mark.django_db

@@ -4,7 +4,6 @@ import runpy
 from pathlib import Path
 
 import environ
-import pytest
 
 SETTINGS_FILE = Path(__file__).resolve().parents[2] / "telescope_site" / "settings.py"
 

@@ -5,7 +5,8 @@ import json
 import pytest
 from django_celery_beat.models import PeriodicTask
 
-from audits import config_file, importer, schedules
+from audits import schedules
+from audits.config import importer, reader
 from audits.models import Check
 from audits.tasks import run_scheduled_check
 from audits.tests.checkmods import counter
@@ -78,7 +79,7 @@ def test_import_sets_schedules_and_threshold(tmp_path):
         f'[checks.w.a]\nmodule = "{ECHO}"\nparams.url = "u"\nschedule = 120\n'
         f"failure_threshold = 3\n"
     )
-    importer.apply(importer.plan(config_file.parse(text, "c.toml")))
+    importer.apply(importer.plan(reader.parse(text, "c.toml")))
     check = Check.objects.get()
     assert (check.schedule, check.failure_threshold) == ("120s", 3)
     assert PeriodicTask.objects.get().interval.every == 120
@@ -86,8 +87,8 @@ def test_import_sets_schedules_and_threshold(tmp_path):
 
 def test_bad_schedule_in_config_names_the_check():
     text = f'[checks.w.a]\nmodule = "{ECHO}"\nparams.url = "u"\nschedule = "often"\n'
-    with pytest.raises(config_file.ConfigError) as info:
-        config_file.parse(text, "c.toml")
+    with pytest.raises(reader.ConfigError) as info:
+        reader.parse(text, "c.toml")
     assert "c.toml: checks.w.a: schedule: 'often' is neither an interval" in str(info.value)
 
 

@@ -4,4 +4,4 @@ from django.urls import include, path
 
 from errors.tests.test_self_report import broken_view
 
-urlpatterns = [path("broken", broken_view), path("", include("errors.urls"))]
+urlpatterns = [path("broken", broken_view), path("", include("errors.periskop.urls"))]

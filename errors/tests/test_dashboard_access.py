@@ -12,8 +12,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from errors.dashboard.views import group_url
 from errors.models import ErrorGroup, GroupStatus, Service
-from errors.views import group_url
 
 pytestmark = pytest.mark.django_db
 

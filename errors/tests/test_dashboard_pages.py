@@ -16,9 +16,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bugtracker.models import KnownBug
-from errors.models import ErrorGroup, GroupStatus, HourlyCount, Service, Target, TargetStatus
+from errors.dashboard.views import curl_command, group_url
+from errors.models import (
+    ErrorGroup,
+    GroupStatus,
+    HourlyCount,
+    Service,
+    Target,
+    TargetStatus,
+)
 from errors.tests.conftest import T0
-from errors.views import curl_command, group_url
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,6 @@
 
 import gzip
 import http.client
-import json
 import socket
 import socketserver
 import threading

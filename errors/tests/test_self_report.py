@@ -3,7 +3,8 @@
 import pytest
 from django.test import Client
 
-from errors import payload, self_report
+from errors import payload
+from errors.periskop import self_report
 
 
 def broken_view(request):

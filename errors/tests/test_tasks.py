@@ -7,7 +7,14 @@ import pytest
 from django.utils import timezone
 
 from errors import tasks
-from errors.models import ErrorGroup, GroupStatus, HourlyCount, Occurrence, Service, TargetCount
+from errors.models import (
+    ErrorGroup,
+    GroupStatus,
+    HourlyCount,
+    Occurrence,
+    Service,
+    TargetCount,
+)
 from errors.tests.periskop_instance import PeriskopInstance
 
 

@@ -1,0 +1,1 @@
+"""Telescope's HTTP API: the checks, their history, runs and uptime, as monitors poll them."""

@@ -1,0 +1,255 @@
+"""
+Telescope's HTTP API, unchanged for the monitors that poll it.
+
+`GET /checks` describes every check without running any; `/checks/{project}`,
+`/checks/{project}/{name}` and `/checks/tags/{tag}[+{tag}...]` run them (through
+the cache) and answer 200 when every check passed, 503 when one failed and 500 when
+one crashed, so that a monitor can tell a broken check from a failing system.
+`Accept: text/plain` gives Telescope's human table; no `Accept` gives JSON; any
+other type gives 406.
+"""
+
+import hmac
+
+from django.conf import settings
+from django.shortcuts import redirect
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audits import history, params, runner, tasks
+from audits.api import serializers
+from audits.api.negotiation import AlwaysJSON, TelescopeNegotiation
+from audits.api.renderers import PlainTextRenderer
+from audits.models import Check
+from bugtracker.matching import buglists_for_checks
+from foundation.access import IsStaffOrToken
+from foundation.background import enqueue
+
+REFRESH_DISABLED = (
+    "Refresh is disabled: set the REFRESH_SECRET environment variable of the "
+    "service, then call ?refresh=<that secret>."
+)
+
+
+class PublicView(APIView):
+    """Read-only endpoints for monitors: no session, no CSRF, no login."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer, PlainTextRenderer]
+    content_negotiation_class = TelescopeNegotiation
+
+
+class RootView(PublicView):
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = AlwaysJSON
+
+    @extend_schema(operation_id="hello", responses=serializers.HelloSerializer)
+    def get(self, request):
+        """Who this service is, and the settings Telescope's UI reads."""
+        if "text/html" in request.headers.get("Accept", ""):
+            return redirect("/dashboard/")
+        return Response(
+            {
+                "hello": "telescope",
+                "service": settings.SERVICE_NAME,
+                "title": settings.SERVICE_TITLE,
+                "environment": settings.ENV_NAME or None,
+                "settings": _public_settings(),
+            }
+        )
+
+
+class CheckListView(PublicView):
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = AlwaysJSON
+
+    @extend_schema(operation_id="list_checks", responses=serializers.CheckInfoSerializer(many=True))
+    def get(self, request):
+        """Every enabled check, described; nothing is run."""
+        checks = Check.objects.enabled().prefetch_related("tags")
+        return Response([check.get_info() for check in checks])
+
+
+class ProjectChecksView(PublicView):
+    @extend_schema(operation_id="run_project", responses=serializers.CheckResultSerializer(many=True))
+    def get(self, request, project):
+        """Run every check of a project; 200 if all passed, 503 if not."""
+        checks = _enabled().filter(project=project)
+        if not checks:
+            raise NotFound(f"Unknown project {project!r}.")
+        return _results_response(checks, runner.run_checks(checks))
+
+
+class TagChecksView(PublicView):
+    @extend_schema(operation_id="run_tags", responses=serializers.CheckResultSerializer(many=True))
+    def get(self, request, tags):
+        """Run every check that has all the tags (`a+b` means a AND b)."""
+        names = [t for t in tags.split("+") if t]
+        checks = _enabled().with_tags(names) if names else []
+        if not checks:
+            raise NotFound(f"No check has all the tags {' + '.join(names)!r}.")
+        return _results_response(checks, runner.run_checks(checks))
+
+
+class CheckDetailView(PublicView):
+    @extend_schema(
+        operation_id="run_check",
+        responses=serializers.CheckResultSerializer,
+        parameters=[
+            OpenApiParameter("refresh", str, description="REFRESH_SECRET: run now"),
+        ],
+    )
+    def get(self, request, project, name):
+        """Run one check. `?refresh=<secret>` runs it even when cached."""
+        check = _get_check(project, name)
+        refused = _refuse_refresh(request.query_params.get("refresh"))
+        if refused:
+            return refused
+        try:
+            overrides = _url_overrides(check, request.query_params)
+        except params.ParamError as exc:
+            return Response({"detail": str(exc)}, status=400)
+        force = "refresh" in request.query_params
+        result = runner.run_check(check, force=force, overrides=overrides)
+        return _results_response([check], [result], single=True)
+
+
+class CheckHistoryView(PublicView):
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = AlwaysJSON
+
+    @extend_schema(operation_id="check_history", responses=serializers.HistoryPointSerializer(many=True))
+    def get(self, request, project, name):
+        """The check's runs over HISTORY_DAYS: `{t, success, scalar}`, equal neighbours folded."""
+        check = _get_check(project, name)
+        return Response(history.series([check])[check.pk])
+
+
+class ProjectUptimeView(PublicView):
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = AlwaysJSON
+
+    @extend_schema(operation_id="project_uptime", responses=serializers.UptimeSerializer)
+    def get(self, request, project):
+        """Percentage of passing runs of a project's checks over 24 h, 7 d and 30 d."""
+        checks = _enabled().filter(project=project)
+        if not checks:
+            raise NotFound(f"Unknown project {project!r}.")
+        return Response(history.uptime(checks))
+
+
+class CheckUptimeView(PublicView):
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = AlwaysJSON
+
+    @extend_schema(operation_id="check_uptime", responses=serializers.UptimeSerializer)
+    def get(self, request, project, name):
+        """Percentage of passing runs of a check over 24 h, 7 d and 30 d."""
+        return Response(history.uptime([_get_check(project, name)]))
+
+
+class CheckRunsView(APIView):
+    """Queue a run now: for staff sessions (with CSRF) and API tokens."""
+
+    # Token first, so that a missing or wrong token answers 401 with WWW-Authenticate.
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [IsStaffOrToken]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = AlwaysJSON
+
+    @extend_schema(operation_id="queue_run", request=None, responses={202: serializers.QueuedSerializer})
+    def post(self, request, project, name):
+        """Run the check now, in the background; its result replaces the cached one."""
+        check = _get_check(project, name)
+        try:
+            enqueue(tasks.run_check, check.pk)
+        except Exception as exc:  # the broker is down: say so instead of a 500
+            detail = f"The task queue is unavailable ({type(exc).__name__}); try again."
+            return Response({"detail": detail}, status=503)
+        body = {
+            "detail": f"A run of {check} is queued.",
+            "check": check.get_absolute_url(),
+            "history": f"{check.get_absolute_url()}/history",
+        }
+        return Response(body, status=202, headers={"Location": body["check"]})
+
+
+def _get_check(project: str, name: str) -> Check:
+    check = _enabled().filter(project=project, name=name).first()
+    if check is None:
+        raise NotFound(f"Unknown check {project}/{name}.")
+    return check
+
+
+def _enabled():
+    return Check.objects.enabled().prefetch_related("tags")
+
+
+def _results_response(checks, results, single=False) -> Response:
+    points = history.series(checks)
+    bugs = buglists_for_checks(checks)  # one query for all the checks
+    payload = [
+        {
+            **check.get_info(),
+            **result.as_dict(),
+            "buglist": bugs[check.pk],
+            "history": points[check.pk],
+        }
+        for check, result in zip(checks, results)
+    ]
+    return Response(payload[0] if single else payload, status=_status_of(results))
+
+
+def _status_of(results) -> int:
+    if any(r.crashed for r in results):
+        return 500
+    return 200 if all(r.success for r in results) else 503
+
+
+def _refuse_refresh(secret: str | None) -> Response | None:
+    """The response refusing `?refresh=`, or None when it is allowed or absent."""
+    if secret is None:
+        return None
+    if not settings.REFRESH_SECRET:
+        return Response({"detail": REFRESH_DISABLED}, status=403)
+    if not hmac.compare_digest(secret.encode(), settings.REFRESH_SECRET.encode()):
+        # Telescope's UI matches this reason phrase to forget its stored secret.
+        response = Response({"detail": "Invalid refresh secret"}, status=400)
+        response.reason_phrase = "Invalid refresh secret"
+        return response
+    return None
+
+
+def _url_overrides(check: Check, query) -> dict:
+    """Values of the module's URL_PARAMETERS given in the query string, cast."""
+    module = check.check_module
+    overrides = {}
+    for name in module.url_parameters:
+        if name not in query or name not in module.parameters:
+            continue
+        annotation = module.parameters[name].annotation
+        raw = query.getlist(name) if _is_list(annotation) else query[name]
+        overrides[name] = params.cast(raw, annotation, f"?{name}")
+    return overrides
+
+
+def _is_list(annotation) -> bool:
+    return annotation is list or getattr(annotation, "__origin__", None) is list
+
+
+def _public_settings() -> dict:
+    return {
+        "cache": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1],
+        "cache_lock_enabled": settings.CACHE_LOCK_ENABLED,
+        "limit_requests_concurrency": settings.LIMIT_REQUEST_CONCURRENCY,
+        "limit_global_concurrency": settings.LIMIT_GLOBAL_CONCURRENCY,
+        "request_max_retries": settings.REQUESTS_MAX_RETRIES,
+        "request_timeout_seconds": settings.REQUESTS_TIMEOUT_SECONDS,
+        "client_parallel_requests": settings.LIMIT_REQUEST_CONCURRENCY,
+    }

@@ -1,0 +1,1 @@
+"""The `[checks]` section of config.toml: read, planned, applied and exported."""

@@ -1,0 +1,210 @@
+"""
+Reading a `config.toml` in Telescope's format, validated whole before anything is
+written.
+
+    [checks.myproject.homepage]
+    description = "The home page answers"
+    module = "checks.core.heartbeat"
+    params.url = "https://example.com/__heartbeat__"
+    ttl = 60
+    tags = ["critical"]
+    plot = ".age_hours"      # optional
+    enabled = true           # optional: the rest are extensions of Telescope's format
+    schedule = "5m"          # optional: own schedule (interval or crontab), see below
+    failure_threshold = 3    # optional: alert after 3 failures in a row
+
+`load()` returns one `CheckSpec` per check, in file order, or raises `ConfigError`
+listing every problem as `file: checks.project.name: field: what is wrong`.
+"""
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from audits import checkmodules, params, schedules
+
+CHECK_FIELDS = (
+    "description", "module", "params", "ttl", "tags", "plot", "enabled",
+    "schedule", "failure_threshold",
+)
+# "tags" would be read as /checks/tags/{tag}; "/" and "+" split URLs and tag lists.
+RESERVED_PROJECTS = ("tags",)
+FORBIDDEN_CHARACTERS = set("/+?#% \t\n")
+
+
+class ConfigError(Exception):
+    def __init__(self, errors: list[str]):
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+@dataclass
+class CheckSpec:
+    project: str
+    name: str
+    module: str
+    description: str = ""
+    params: dict = field(default_factory=dict)
+    ttl: int | None = None
+    tags: list[str] = field(default_factory=list)
+    plot: str = ""
+    enabled: bool = True
+    schedule: str = ""
+    failure_threshold: int = 1
+    position: int = 0
+
+    def as_toml(self) -> dict:
+        """This check as a `[checks.<project>.<name>]` table, defaults left out."""
+        table: dict[str, Any] = {"description": self.description, "module": self.module}
+        if self.params:
+            table["params"] = self.params
+        if self.ttl is not None:
+            table["ttl"] = self.ttl
+        if self.tags:
+            table["tags"] = self.tags
+        if self.plot:
+            table["plot"] = self.plot
+        if not self.enabled:
+            table["enabled"] = False
+        if self.schedule:
+            table["schedule"] = self.schedule
+        if self.failure_threshold != 1:
+            table["failure_threshold"] = self.failure_threshold
+        return table
+
+
+def load(path: str | Path) -> list[CheckSpec]:
+    """The checks of the file at `path`; ConfigError when anything is wrong."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot be read: {exc}"]) from None
+    return parse(text, str(path))
+
+
+def parse(text: str, source: str) -> list[CheckSpec]:
+    """The checks of a whole config.toml text (its other sections belong to other apps)."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{source}: invalid TOML: {exc}"]) from None
+    return read_section(document.get("checks", {}), source)
+
+
+def read_section(projects: Any, source: str) -> list[CheckSpec]:
+    """The checks of a `[checks]` section; ConfigError listing every problem."""
+    errors: list[str] = []
+    specs = list(_read_checks(projects, source, errors))
+    if errors:
+        raise ConfigError(errors)
+    return specs
+
+
+def _read_checks(projects: Any, source: str, errors: list[str]):
+    if not isinstance(projects, dict):
+        errors.append(f"{source}: checks: expected tables [checks.<project>.<name>]")
+        return
+    position = 0
+    for project, checks in projects.items():
+        if not isinstance(checks, dict):
+            errors.append(f"{source}: checks.{project}: expected [checks.{project}.<name>] tables")
+            continue
+        for name, table in checks.items():
+            where = f"{source}: checks.{project}.{name}"
+            try:
+                yield _read_check(project, name, table, position)
+            except params.ParamError as exc:
+                errors.append(f"{where}: {exc.field}: {exc.message}")
+            position += 1
+
+
+def _read_check(project: str, name: str, table: Any, position: int) -> CheckSpec:
+    if not isinstance(table, dict):
+        raise params.ParamError("", "expected a table")
+    _check_identifiers(project, name)
+    unknown = sorted(set(table) - set(CHECK_FIELDS))
+    if unknown:
+        raise params.ParamError(
+            unknown[0], f"unknown field (expected one of {', '.join(CHECK_FIELDS)})"
+        )
+    module = _read_module(table)
+    return CheckSpec(
+        project=project,
+        name=name,
+        module=module.path,
+        description=_typed(table, "description", str, ""),
+        params=params.validate(module, _typed(table, "params", dict, {})),
+        ttl=_read_ttl(table),
+        tags=_read_tags(table),
+        plot=_typed(table, "plot", str, ""),
+        enabled=_typed(table, "enabled", bool, True),
+        schedule=_read_schedule(table),
+        failure_threshold=_read_threshold(table),
+        position=position,
+    )
+
+
+def _check_identifiers(project: str, name: str):
+    if project in RESERVED_PROJECTS:
+        raise params.ParamError("project", f"'{project}' is reserved for /checks/tags/")
+    for label, value in (("project", project), ("name", name)):
+        bad = FORBIDDEN_CHARACTERS & set(value)
+        if bad or not value:
+            raise params.ParamError(
+                label, f"{value!r} cannot be used in a URL: avoid {''.join(sorted(bad))!r}"
+            )
+
+
+def _read_module(table: dict) -> checkmodules.CheckModule:
+    if "module" not in table:
+        raise params.ParamError("module", "missing (a dotted path such as checks.core.heartbeat)")
+    path = _typed(table, "module", str, "")
+    try:
+        return checkmodules.load(path)
+    except checkmodules.ModuleError as exc:
+        raise params.ParamError("module", str(exc)) from None
+
+
+def _read_ttl(table: dict) -> int | None:
+    ttl = _typed(table, "ttl", int, None)
+    if ttl is not None and ttl < 0:
+        raise params.ParamError("ttl", f"must be 0 or more seconds, not {ttl}")
+    return ttl
+
+
+def _read_schedule(table: dict) -> str:
+    value = table.get("schedule", "")
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = f"{value}s"
+    value = _typed({"schedule": value}, "schedule", str, "")
+    try:
+        value and schedules.parse(value)
+    except schedules.ScheduleError as exc:
+        raise params.ParamError("schedule", str(exc)) from None
+    return value
+
+
+def _read_threshold(table: dict) -> int:
+    threshold = _typed(table, "failure_threshold", int, 1)
+    if threshold < 1:
+        raise params.ParamError("failure_threshold", f"must be 1 or more, not {threshold}")
+    return threshold
+
+
+def _read_tags(table: dict) -> list[str]:
+    tags = _typed(table, "tags", list, [])
+    for i, tag in enumerate(tags):
+        if not isinstance(tag, str) or not tag or FORBIDDEN_CHARACTERS & set(tag):
+            raise params.ParamError(f"tags[{i}]", f"{tag!r} is not a valid tag name")
+    return sorted(set(tags))
+
+
+def _typed(table: dict, key: str, expected: type, default):
+    value = table.get(key, default)
+    if value is default:
+        return value
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        names = {str: "a string", int: "an integer", dict: "a table", list: "a list", bool: "true or false"}
+        raise params.ParamError(key, f"expected {names[expected]}, got {value!r}")
+    return value

@@ -1,0 +1,1 @@
+"""The staff dashboard's pages about checks: overview, check details, status feed and badges."""

@@ -1,0 +1,1 @@
+"""The errors API under `/api/errors/`, for the dashboard and for scripts."""

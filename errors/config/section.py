@@ -1,0 +1,31 @@
+"""
+The `[errors]` section of config.toml (and Periskop's YAML), as `import_config`
+and `export_config` see it; see `audits.config.section` for the contract.
+"""
+
+from errors.config import importer, reader
+from errors.models import Service
+
+ConfigError = reader.ConfigError
+
+
+def read(value, source: str) -> list[reader.ServiceSpec]:
+    return reader.read_section(value, source)
+
+
+def read_yaml(document, source: str) -> dict:
+    """Periskop's YAML file as the `[errors]` section of our own format."""
+    return reader.from_periskop_yaml(document, source)
+
+
+def plan(specs, prune: bool) -> importer.ImportPlan:
+    return importer.plan(specs, prune=prune)
+
+
+def apply(import_plan: importer.ImportPlan) -> None:
+    importer.apply(import_plan)
+
+
+def export() -> dict:
+    services = {s.name: importer.spec_of(s).as_toml() for s in Service.objects.all()}
+    return {"services": services} if services else {}

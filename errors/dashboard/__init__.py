@@ -1,0 +1,1 @@
+"""The staff dashboard's pages about errors, under `/dashboard/errors/`."""

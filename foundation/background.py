@@ -1,0 +1,54 @@
+"""
+How work leaves a request: to the Celery workers, or to this process in the
+embedded mode.
+
+* distributed (`REDIS_URL` or `CELERY_BROKER_URL` set): `enqueue()` sends the task
+  to Redis, for `celery -A telescope_site worker`;
+* embedded (neither set, `make run`): `CELERY_TASK_ALWAYS_EAGER` is on, `enqueue()`
+  runs tasks on a small thread pool of this process, and `start_embedded_beat()`
+  fires the periodic tasks from a thread.
+"""
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from celery.beat import EmbeddedService
+from django.conf import settings
+from django.db import close_old_connections
+
+logger = logging.getLogger(__name__)
+_pool: ThreadPoolExecutor | None = None
+
+
+def enqueue(task, *args, eta=None):
+    """Send `task(*args)` to the workers, or in embedded mode to this process's pool."""
+    if not task.app.conf.task_always_eager:
+        return task.apply_async(args, eta=eta)
+    return _embedded_pool().submit(_apply_logged, task, args)
+
+
+def start_embedded_beat(app):
+    """Fire the periodic tasks of `app` from a thread of this process (embedded mode only)."""
+    app.loader.import_default_modules()  # register every app's tasks.py, as a worker does
+    # The dispatchers run every second or two: a line each would drown the web log.
+    for name in ("celery.beat", "celery.app.trace"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    beat = EmbeddedService(app, thread=True, scheduler_cls=app.conf.beat_scheduler)
+    beat.start()
+    logger.info("Embedded scheduler started")
+    return beat
+
+
+def _embedded_pool() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(settings.EMBEDDED_WORKERS, thread_name_prefix="tasks")
+    return _pool
+
+
+def _apply_logged(task, args):
+    close_old_connections()  # pool threads live long: never reuse a broken connection
+    result = task.apply(args)
+    if result.failed():
+        logger.error("Task %s failed: %r", task.name, result.result)
+    return result

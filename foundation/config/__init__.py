@@ -1,0 +1,1 @@
+"""Importing and exporting the whole config file, section by section, from the command line and the admin."""

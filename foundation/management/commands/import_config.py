@@ -1,0 +1,91 @@
+"""
+`python manage.py import_config [FILE] [--prune] [--dry-run] [--user USERNAME]`
+
+Reads a config.toml (CONFIG_FILE by default) — checks in Telescope's format,
+services in `[errors.services.*]` — or Periskop's YAML file (`.yml`, `.yaml`),
+validates all of it, then creates and updates everything in one transaction.
+`--prune` also removes what the file no longer has, in the sections it has.
+Prints what was created, changed and removed; a broken file changes nothing and
+exits 1 with every problem listed.
+
+Each change is written to the admin's log (each object's History page), by the
+user named with `--user`, or else by the system user `import_config` (made on
+first use, inactive, with no usable password); see `foundation.config.admin_log`.
+"""
+
+import os
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from foundation import placeholders
+from foundation.config import admin_log
+from foundation.config import document as config_document
+
+STYLES = {"created": "SUCCESS", "changed": "WARNING", "removed": "ERROR"}
+
+
+class Command(BaseCommand):
+    help = "Import checks and error services from config.toml (or Periskop's YAML)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", nargs="?", help="default: CONFIG_FILE")
+        parser.add_argument("--prune", action="store_true", help="remove what is not in the file")
+        parser.add_argument("--dry-run", action="store_true", help="show what would change")
+        parser.add_argument(
+            "--user",
+            help="who the admin's log says made the changes "
+            f"(default: the system user {admin_log.SYSTEM_USERNAME!r})",
+        )
+
+    def handle(self, *args, file=None, prune=False, dry_run=False, user=None, **options):
+        path = file or settings.CONFIG_FILE
+        author = self._user(user)
+        try:
+            document = config_document.load(path)
+            plans = config_document.plan(document, str(path), prune)
+        except config_document.DocumentError as exc:
+            raise CommandError(f"Nothing imported.\n{exc}", returncode=1)
+        if not dry_run:
+            with transaction.atomic():
+                config_document.apply(plans)
+                if any(section_plan.plan.lines() for section_plan in plans):
+                    admin_log.log_import(plans, author or admin_log.system_user(), str(path))
+        self._report(path, plans, dry_run)
+        self._warn_unset_variables(document.get("checks", {}))
+
+    def _user(self, username):
+        """The user named by --user (checked before anything is read), or None."""
+        if username is None:
+            return None
+        User = get_user_model()
+        try:
+            return User.objects.get(**{User.USERNAME_FIELD: username})
+        except User.DoesNotExist:
+            raise CommandError(f"Nothing imported: no user {username!r}.", returncode=1)
+
+    def _report(self, path, plans, dry_run):
+        counts = {"created": 0, "changed": 0, "removed": 0}
+        unchanged = 0
+        for section_plan in plans:
+            for verb, what in section_plan.plan.lines():
+                counts[verb] += 1
+                style = getattr(self.style, STYLES[verb])
+                self.stdout.write(style(f"{verb} {what}"))
+            unchanged += len(section_plan.plan.unchanged)
+        summary = ", ".join(f"{n} {verb}" for verb, n in counts.items())
+        summary = f"{path}: {summary}, {unchanged} unchanged"
+        self.stdout.write(summary + (" (dry run: nothing written)." if dry_run else "."))
+
+    def _warn_unset_variables(self, checks_section):
+        # Not an error: the workers that run the checks may have another environment.
+        for project, checks in checks_section.items():
+            for name, table in checks.items() if isinstance(checks, dict) else ():
+                params = table.get("params", {}) if isinstance(table, dict) else {}
+                for variable in sorted(placeholders.required_names(params) - set(os.environ)):
+                    self.stderr.write(
+                        f"warning: {project}/{name} uses ${{{variable}}}, "
+                        f"which is not set here; it must be set where checks run."
+                    )

@@ -1,0 +1,73 @@
+"""
+One log line and two metrics per request (`request.summary`, as Dockerflow).
+
+The logged path has no query string and the `refresh` secret is replaced, so
+secrets never reach logs; metrics are labelled by route pattern, not raw URL.
+"""
+
+import logging
+import time
+import uuid
+
+from foundation import metrics
+
+logger = logging.getLogger("request.summary")
+HIDDEN_QUERY_PARAMETERS = ("refresh",)
+
+
+class RequestSummaryMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.monotonic()
+        response = self.get_response(request)
+        duration = time.monotonic() - started
+        endpoint = _route(request)
+        metrics.REQUESTS.labels(request.method, endpoint, response.status_code).inc()
+        metrics.REQUEST_DURATION.labels(request.method, endpoint).observe(duration)
+        logger.info("", extra=_summary(request, response, duration))
+        return response
+
+
+def _route(request) -> str:
+    match = getattr(request, "resolver_match", None)
+    return f"/{match.route}" if match and match.route else "unmatched"
+
+
+def _summary(request, response, duration: float) -> dict:
+    return {
+        "code": response.status_code,
+        "t": round(duration * 1000),
+        "agent": request.headers.get("User-Agent", ""),
+        "path": request.path,
+        "querystring": _safe_query(request),
+        "method": request.method,
+        "lang": request.headers.get("Accept-Language", ""),
+        "rid": request.headers.get("X-Request-Id") or uuid.uuid4().hex,
+    }
+
+
+def _safe_query(request) -> dict:
+    return {
+        key: "[hidden]" if key in HIDDEN_QUERY_PARAMETERS else request.GET.getlist(key)
+        for key in request.GET
+    }
+
+
+class HeadWithoutBodyMiddleware:
+    """
+    HEAD answers carry the headers of GET and no body. Django leaves stripping
+    the body to the server, and gunicorn logs a warning for every such response.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.method == "HEAD" and not response.streaming:
+            length = len(response.content)
+            response.content = b""
+            response["Content-Length"] = str(length)
+        return response

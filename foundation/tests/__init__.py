@@ -1,0 +1,1 @@
+"""Tests of the shared pieces: placeholders, durations, locks, access, Dockerflow."""
