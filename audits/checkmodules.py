@@ -5,6 +5,11 @@ A check module (see `checks/__init__.py`) is imported once; its `run()` signatur
 gives the parameters a config may set, with their annotations and defaults, and its
 docstring is the documentation shown to users. Loading failures become
 `ModuleError`s that say what to fix, so the importer can report them per check.
+
+Only modules under the `CHECK_MODULES` prefixes (default `checks.`) can be checks:
+any other importable module with a `run` (`subprocess`, `cProfile`...) would let
+whoever edits checks run any code. The allow-list is checked before importing, on
+every load, so a row stored before the setting changed cannot run either.
 """
 
 import functools
@@ -14,6 +19,8 @@ import pkgutil
 import typing
 from dataclasses import dataclass
 from typing import Any, Callable
+
+from django.conf import settings
 
 import checks
 
@@ -49,9 +56,28 @@ class CheckModule:
         return inspect.iscoroutinefunction(self.run)
 
 
-@functools.lru_cache(maxsize=None)
 def load(path: str) -> CheckModule:
-    """Import the module at `path` and describe it; raise ModuleError if unusable."""
+    """Import the module at `path` and describe it; raise ModuleError if unusable
+    or not allowed."""
+    if not is_allowed(path):
+        prefixes = ", ".join(settings.CHECK_MODULES) or "(none)"
+        raise ModuleError(
+            f"module '{path}' is not an allowed check module: check modules must be "
+            f"under the CHECK_MODULES prefixes ({prefixes}); add its package to the "
+            "CHECK_MODULES setting to allow it"
+        )
+    return _load(path)
+
+
+def is_allowed(path: str) -> bool:
+    """Whether `path` is under one of the CHECK_MODULES prefixes (`checks.` allows
+    `checks.core.heartbeat`, never `checksum` nor `checks` itself)."""
+    prefixes = (prefix.rstrip(".") + "." for prefix in settings.CHECK_MODULES if prefix.strip("."))
+    return any(path.startswith(prefix) for prefix in prefixes)
+
+
+@functools.lru_cache(maxsize=None)
+def _load(path: str) -> CheckModule:
     module = _import(path)
     run = getattr(module, "run", None)
     if not callable(run):

@@ -27,6 +27,7 @@ env = environ.Env(
     DATABASE_URL=(str, f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
     REDIS_URL=(str, ""),
     CHECK_TIMEOUT_SECONDS=(float, 60.0),
+    CHECK_MODULES=(list, ["checks."]),
     CACHE_LOCK_ENABLED=(bool, True),
     REDIS_LOCK_TIMEOUT_SECONDS=(float, 300.0),
     REDIS_LOCK_BLOCKING_TIMEOUT_SECONDS=(float, 180.0),
@@ -111,6 +112,9 @@ REQUESTS_MAX_RETRIES = env("REQUESTS_MAX_RETRIES")
 LIMIT_REQUEST_CONCURRENCY = env("LIMIT_REQUEST_CONCURRENCY")
 LIMIT_GLOBAL_CONCURRENCY = env("LIMIT_GLOBAL_CONCURRENCY")
 CHECK_TIMEOUT_SECONDS = env("CHECK_TIMEOUT_SECONDS")
+# The allow-list of check modules: dotted prefixes. Only the environment sets it, so
+# that nobody who can edit checks (admin, config import) can run any other code.
+CHECK_MODULES = env("CHECK_MODULES")
 CACHE_LOCK_ENABLED = env("CACHE_LOCK_ENABLED")
 # The lock's names are Telescope's; they apply to the local cache as well as Redis.
 REDIS_LOCK_TIMEOUT_SECONDS = env("REDIS_LOCK_TIMEOUT_SECONDS")

@@ -27,5 +27,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     _name = f"test-db-{os.getpid()}.sqlite3"
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / _name)}  # noqa: F405
 
+# The tests' own check modules, beside the shipped ones.
+CHECK_MODULES = [*CHECK_MODULES, "audits.tests.checkmods."]  # noqa: F405
+
 # Tests never call the real Bugzilla: the bugtracker tests point this at a fake one.
 BUGTRACKER_URL = ""

@@ -21,7 +21,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audits import history, params, runner, tasks
+from audits import checkmodules, history, params, runner, tasks
 from audits.api import serializers
 from audits.api.negotiation import AlwaysJSON, TelescopeNegotiation
 from audits.api.renderers import PlainTextRenderer
@@ -228,7 +228,10 @@ def _refuse_refresh(secret: str | None) -> Response | None:
 
 def _url_overrides(check: Check, query) -> dict:
     """Values of the module's URL_PARAMETERS given in the query string, cast."""
-    module = check.check_module
+    try:
+        module = check.check_module
+    except checkmodules.ModuleError:
+        return {}  # the run reports why the module cannot be used
     overrides = {}
     for name in module.url_parameters:
         if name not in query or name not in module.parameters:
