@@ -8,9 +8,11 @@ The one way a check runs, whoever asks (web request, CLI, worker).
    the parameters, so it never exposes them);
 3. otherwise takes the check's lock, so that concurrent callers share one run: the
    others wait for its result instead of running the check again;
-4. runs the module under a time limit (`CHECK_TIMEOUT_SECONDS`); an exception is
-   a crashed result (`success: false`, the error in `data`), never a dead process;
-5. takes resolved secrets back out of the data, caches it for the check's TTL
+4. runs the module under a time limit (`CHECK_TIMEOUT_SECONDS`); an exception,
+   `SystemExit` included, is a crashed result (`success: false`, the error in
+   `data`), never a dead process;
+5. makes the data JSON-safe and caps its size (`audits.check_data`), takes
+   resolved secrets back out of it, caches it for the check's TTL
    (`ttl = 0`: never), logs it and updates the metrics.
 
 Each real run (not a cached or shared result, nor a run with URL overrides) is then
@@ -40,7 +42,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connections, transaction
 
-from audits import metrics, plot_value
+from audits import check_data, metrics, plot_value
 from audits.checkmodules import ModuleError
 from audits.models import Check
 from audits.params import ParamError
@@ -57,6 +59,11 @@ SHARED_SECONDS = 10
 
 class CheckTimeout(Exception):
     pass
+
+
+class CheckExited(Exception):
+    """The check raised SystemExit, KeyboardInterrupt or another BaseException: a
+    crash of the check, never the end of the process that ran it."""
 
 
 @dataclass(frozen=True)
@@ -246,10 +253,15 @@ def _execute(check: Check, params: dict, secrets: dict) -> Result:
     except Exception as exc:  # a broken check must not take the service down
         trace = "".join(traceback.format_exception(exc))
         logger.warning("Check %s crashed: %s", check, placeholders.redact(trace, secrets))
-        success, data, crashed = False, f"{type(exc).__name__}: {exc}", True
-    data = placeholders.redact(_json_safe(data), secrets)
+        cause = exc.__cause__ if isinstance(exc, CheckExited) else exc
+        success, data, crashed = False, _describe(cause), True
+    data = placeholders.redact(check_data.make_safe(data, settings.CHECK_MAX_DATA_BYTES), secrets)
     duration = round((time.monotonic() - started) * 1000)
     return _record(check, started_at, duration, success, data, crashed)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {check_data.as_text(exc)}"
 
 
 def _call(check: Check, params: dict) -> tuple[bool, Any]:
@@ -269,9 +281,14 @@ def _call(check: Check, params: dict) -> tuple[bool, Any]:
 
 
 def _invoke(module, params: dict, limit: float) -> Any:
-    if module.is_async:
-        return asyncio.run(asyncio.wait_for(module.run(**params), limit))
-    return module.run(**params)
+    try:
+        if module.is_async:
+            return asyncio.run(asyncio.wait_for(module.run(**params), limit))
+        return module.run(**params)
+    except Exception:
+        raise
+    except BaseException as exc:  # SystemExit would end the serving process
+        raise CheckExited() from exc
 
 
 def _pool(name: str, size: int) -> ThreadPoolExecutor:
@@ -300,13 +317,9 @@ os.register_at_fork(after_in_child=_forget_pools_after_fork)
 
 def _unpack(value: Any) -> tuple[bool, Any]:
     if not (isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], bool)):
-        raise TypeError(f"run() must return (success: bool, data), not {value!r:.100}")
+        shown = check_data.as_text(value)[:100]
+        raise TypeError(f"run() must return (success: bool, data), not {shown}")
     return value
-
-
-def _json_safe(data: Any) -> Any:
-    """Data as JSON will carry it: tuples become lists, unknown objects strings."""
-    return json.loads(json.dumps(data, default=str))
 
 
 def _record(check, started_at, duration, success, data, crashed) -> Result:

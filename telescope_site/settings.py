@@ -28,6 +28,7 @@ env = environ.Env(
     REDIS_URL=(str, ""),
     CHECK_TIMEOUT_SECONDS=(float, 60.0),
     CHECK_MODULES=(list, ["checks."]),
+    CHECK_MAX_DATA_BYTES=(int, 64 * 1024),
     CACHE_LOCK_ENABLED=(bool, True),
     REDIS_LOCK_TIMEOUT_SECONDS=(float, 300.0),
     REDIS_LOCK_BLOCKING_TIMEOUT_SECONDS=(float, 180.0),
@@ -115,6 +116,8 @@ CHECK_TIMEOUT_SECONDS = env("CHECK_TIMEOUT_SECONDS")
 # The allow-list of check modules: dotted prefixes. Only the environment sets it, so
 # that nobody who can edit checks (admin, config import) can run any other code.
 CHECK_MODULES = env("CHECK_MODULES")
+# A check's data is stored, cached and logged: more than this much JSON is truncated.
+CHECK_MAX_DATA_BYTES = env("CHECK_MAX_DATA_BYTES")
 CACHE_LOCK_ENABLED = env("CACHE_LOCK_ENABLED")
 # The lock's names are Telescope's; they apply to the local cache as well as Redis.
 REDIS_LOCK_TIMEOUT_SECONDS = env("REDIS_LOCK_TIMEOUT_SECONDS")

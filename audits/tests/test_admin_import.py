@@ -110,7 +110,7 @@ def test_apply_writes_the_previewed_import_and_logs_each_change(admin_client, ex
 def test_broken_file_shows_every_problem_and_writes_nothing(admin_client, existing):
     broken = f"""
 [checks.web.one]
-module = "no.such.module"
+module = "checks.no_such_module"
 
 [checks.web.two]
 module = "{ECHO}"

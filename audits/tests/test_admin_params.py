@@ -28,12 +28,14 @@ def admin_client(client, db):
 
 
 @pytest.fixture
-def user_module(tmp_path, monkeypatch):
-    """`user_module(source)`: the dotted path of a new module outside `checks/`."""
+def user_module(tmp_path, monkeypatch, settings):
+    """`user_module(source)`: the dotted path of a new module outside `checks/`,
+    in a package of its own that CHECK_MODULES allows, as a user would add it."""
     monkeypatch.syspath_prepend(str(tmp_path))
 
     def make(source: str) -> str:
         package = tmp_path / f"user_checks_{uuid.uuid4().hex}"
+        settings.CHECK_MODULES = [*settings.CHECK_MODULES, package.name]
         package.mkdir()
         (package / "__init__.py").write_text("")
         (package / "mine.py").write_text(textwrap.dedent(source))
@@ -292,10 +294,10 @@ def test_raw_json_is_validated_like_the_importer(admin_client, make_check):
 
 def test_module_that_cannot_be_loaded_is_refused(admin_client, make_check):
     check = make_check()
-    response = admin_client.post(change_url(check), form(check, module="no.such.module", url="u"))
+    response = admin_client.post(change_url(check), form(check, module="checks.no_such_module", url="u"))
     (message,) = errors_of(response)["module"]
-    assert message.startswith("module 'no.such.module' cannot be imported")
-    assert importer_error("no.such.module", "").endswith(f"module: {message}")
+    assert message.startswith("module 'checks.no_such_module' cannot be imported")
+    assert importer_error("checks.no_such_module", "").endswith(f"module: {message}")
 
 
 # Placeholders.
