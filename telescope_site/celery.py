@@ -35,9 +35,18 @@ def enqueue(task, *args, eta=None):
 
 
 def start_embedded_beat():
-    """Fire the periodic tasks from a thread of this process (embedded mode only)."""
+    """Fire the periodic tasks from a thread of this process (embedded mode only);
+    None, and an error logged, while the database is not migrated."""
     from celery.beat import EmbeddedService
 
+    if _unapplied_migrations():
+        # The scheduler reads its schedules from tables that may not exist yet: its
+        # thread would die with a traceback, and nothing would say why.
+        logger.error(
+            "Embedded scheduler not started: the database has unapplied migrations; "
+            "run `python manage.py migrate`, then restart"
+        )
+        return None
     app.loader.import_default_modules()  # register every app's tasks.py, as a worker does
     # The dispatchers run every second or two: a line each would drown the web log.
     for name in ("celery.beat", "celery.app.trace"):
@@ -46,6 +55,19 @@ def start_embedded_beat():
     beat.start()
     logger.info("Embedded scheduler started")
     return beat
+
+
+def _unapplied_migrations() -> bool:
+    from django.db import DatabaseError, connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    try:
+        executor = MigrationExecutor(connection)
+        return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+    except DatabaseError:
+        return False  # unreachable: the scheduler retries, as it always did
+    finally:
+        connection.close()  # this thread serves no request: do not keep it open
 
 
 def _embedded_pool() -> ThreadPoolExecutor:

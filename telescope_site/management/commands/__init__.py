@@ -1,0 +1,1 @@
+"""The project's `runserver`, which Django finds before staticfiles' own."""
