@@ -1,13 +1,14 @@
 # Two commands on a fresh clone:
-#   make run    set up, migrate, import CONFIG_FILE, serve on HOST:PORT (127.0.0.1:8000)
+#   make run    set up, migrate, import CONFIG_FILE, serve on HOST:PORT (127.0.0.1:8000),
+#               printing the dashboard's URL and how to get a login
 #   make test   set up, then the whole test suite
 # Both create and reuse .venv from requirements.txt by themselves.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# The embedded mode is for one machine: DEBUG relaxes the HTTPS-only cookies.
-RUN_ENV := DEBUG=$${DEBUG:-true}
+# No setting needed: the embedded mode generates its SECRET_KEY in var/ on the first
+# start, and its cookies work over plain http://127.0.0.1 without DEBUG.
 
 .PHONY: run test setup migrate clean
 
@@ -20,12 +21,12 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 migrate: setup
-	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
-	$(RUN_ENV) $(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 
 run: migrate
-	$(RUN_ENV) $(BIN)/python manage.py import_config
-	$(RUN_ENV) $(BIN)/python manage.py serve
+	$(BIN)/python manage.py import_config
+	$(BIN)/python manage.py serve
 
 test: setup
 	$(BIN)/python -m pytest

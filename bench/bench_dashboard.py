@@ -95,6 +95,8 @@ def run(args, folder: Path) -> int:
     sys.path[:0] = [str(folder), str(ROOT)]
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench_dashboard_settings"
     os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{folder / 'db.sqlite3'}"
+    # PostgreSQL is the distributed mode, whose settings refuse to start without one.
+    os.environ.setdefault("SECRET_KEY", "bench-dashboard")
     os.environ["DIAGRAM_FILE"] = str(folder / "diagram.svg")
     os.environ["REFRESH_AHEAD"] = "false"
     os.environ.setdefault("LOG_LEVEL", "WARNING")

@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from celery.beat import EmbeddedService
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections, connection
+from django.db.migrations.executor import MigrationExecutor
 
 logger = logging.getLogger(__name__)
 _pool: ThreadPoolExecutor | None = None
@@ -28,7 +29,16 @@ def enqueue(task, *args, eta=None):
 
 
 def start_embedded_beat(app):
-    """Fire the periodic tasks of `app` from a thread of this process (embedded mode only)."""
+    """Fire the periodic tasks of `app` from a thread of this process (embedded mode
+    only); None, and an error logged, while the database is not migrated."""
+    if _unapplied_migrations():
+        # The scheduler reads its schedules from tables that may not exist yet: its
+        # thread would die with a traceback, and nothing would say why.
+        logger.error(
+            "Embedded scheduler not started: the database has unapplied migrations; "
+            "run `python manage.py migrate`, then restart"
+        )
+        return None
     app.loader.import_default_modules()  # register every app's tasks.py, as a worker does
     # The dispatchers run every second or two: a line each would drown the web log.
     for name in ("celery.beat", "celery.app.trace"):
@@ -37,6 +47,16 @@ def start_embedded_beat(app):
     beat.start()
     logger.info("Embedded scheduler started")
     return beat
+
+
+def _unapplied_migrations() -> bool:
+    try:
+        executor = MigrationExecutor(connection)
+        return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+    except DatabaseError:
+        return False  # unreachable: the scheduler retries, as it always did
+    finally:
+        connection.close()  # this thread serves no request: do not keep it open
 
 
 def _embedded_pool() -> ThreadPoolExecutor:

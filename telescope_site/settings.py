@@ -6,8 +6,11 @@ this block is the single list of what can be configured; the README repeats it a
 a table. Telescope's variables keep Telescope's names and the defaults of its code.
 
 The defaults give the embedded mode: SQLite in the project folder, a cache local to
-the process, no server to install. `DATABASE_URL` and `REDIS_URL` switch to the
-distributed mode.
+the process, no server to install, and no setting required: without `SECRET_KEY` a
+key is generated on the first start and kept in `DATA_DIR`. A database server in
+`DATABASE_URL`, or Redis in `REDIS_URL` / `CELERY_BROKER_URL`, is the distributed
+mode: several processes, maybe on several machines, which must share one key given
+in `SECRET_KEY`, and which are served over HTTPS (secure cookies).
 """
 
 import json
@@ -21,6 +24,10 @@ env = environ.Env(
     # Django and the service itself.
     DEBUG=(bool, False),
     SECRET_KEY=(str, ""),
+    DATA_DIR=(str, str(BASE_DIR / "var")),
+    # None: follow the mode (HTTPS-only in the distributed mode; see below).
+    SESSION_COOKIE_SECURE=(bool, None),
+    CSRF_COOKIE_SECURE=(bool, None),
     ALLOWED_HOSTS=(list, ["127.0.0.1", "localhost", "[::1]"]),
     CSRF_TRUSTED_ORIGINS=(list, []),
     SECURE_SSL_REDIRECT=(bool, False),
@@ -85,8 +92,30 @@ env = environ.Env(
 environ.Env.read_env(BASE_DIR / ".env")
 
 DEBUG = env("DEBUG")
-# An empty SECRET_KEY is only tolerated in DEBUG; `make run` sets DEBUG for you.
-SECRET_KEY = env("SECRET_KEY") or ("insecure-development-key" if DEBUG else "")
+# Where the embedded mode keeps the state it creates by itself (the generated key).
+DATA_DIR = Path(env("DATA_DIR"))
+DATABASES = {"default": env.db_url("DATABASE_URL")}
+REDIS_URL = env("REDIS_URL")
+# The embedded mode: one machine, SQLite, tasks in the process. Anything else may
+# run as several processes on several machines (see the module docstring).
+EMBEDDED_MODE = (
+    DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    and not REDIS_URL
+    and not env("CELERY_BROKER_URL")
+)
+SECRET_KEY = env("SECRET_KEY")
+if not SECRET_KEY and EMBEDDED_MODE:
+    from foundation import secret_key
+
+    SECRET_KEY = secret_key.load_or_create(DATA_DIR)
+elif not SECRET_KEY:
+    # Each process would generate its own key and reject the others' sessions, so
+    # the distributed mode refuses to start rather than answer 500 to every request.
+    raise environ.ImproperlyConfigured(
+        "SECRET_KEY must be set in the distributed mode (a database server in "
+        "DATABASE_URL, or REDIS_URL / CELERY_BROKER_URL), the same in every process: "
+        'generate one with python3 -c "import secrets; print(secrets.token_urlsafe(50))"'
+    )
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS")
 
@@ -133,7 +162,6 @@ BUGTRACKER_API_KEY = env("BUGTRACKER_API_KEY")
 BUGTRACKER_TTL = env("BUGTRACKER_TTL")
 CURL_BINARY_PATH = env("CURL_BINARY_PATH")
 SENTRY_DSN = env("SENTRY_DSN")
-REDIS_URL = env("REDIS_URL")
 REDIS_KEY_PREFIX = env("REDIS_KEY_PREFIX")
 # Scheduled audits: results are refreshed before they expire (see audits.tasks).
 REFRESH_AHEAD = env("REFRESH_AHEAD")
@@ -161,6 +189,8 @@ ERRORS_MAX_BODY_BYTES = env("ERRORS_MAX_BODY_BYTES")
 
 # --- Django -------------------------------------------------------------------------
 INSTALLED_APPS = [
+    # First: its runserver (which starts the embedded scheduler) wins over staticfiles'.
+    "foundation",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -172,7 +202,6 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_celery_beat",
-    "foundation",
     "audits",
     "errors",
     "bugtracker",
@@ -210,7 +239,6 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db_url("DATABASE_URL")}
 # Connections are kept between requests (a new one per request cost a quarter of a
 # cached check's time), and checked before reuse.
 DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
@@ -260,11 +288,16 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not DEBUG
-        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "foundation.storage.EmbeddedStaticFilesStorage"
+        if EMBEDDED_MODE
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+# The embedded mode serves the files of static/ and of the apps as they are until
+# `collectstatic` has run (`make run` does; `manage.py runserver` need not).
+WHITENOISE_USE_FINDERS = DEBUG or EMBEDDED_MODE
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -303,8 +336,14 @@ CELERY_BEAT_SCHEDULE = {
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 
 # --- Security: production values unless DEBUG ---------------------------------------
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
+# Cookies are HTTPS-only where the service is served over HTTPS: the distributed
+# mode, behind a proxy that terminates TLS. The embedded mode is served on plain
+# http://127.0.0.1:8000, where a browser would never send them back (no login).
+_served_over_https = not (DEBUG or EMBEDDED_MODE)
+SESSION_COOKIE_SECURE = env("SESSION_COOKIE_SECURE")
+SESSION_COOKIE_SECURE = _served_over_https if SESSION_COOKIE_SECURE is None else SESSION_COOKIE_SECURE
+CSRF_COOKIE_SECURE = env("CSRF_COOKIE_SECURE")
+CSRF_COOKIE_SECURE = _served_over_https if CSRF_COOKIE_SECURE is None else CSRF_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env("SECURE_SSL_REDIRECT")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = 0 if DEBUG else 31536000
