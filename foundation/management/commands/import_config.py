@@ -23,6 +23,7 @@ from django.db import transaction
 from foundation import placeholders
 from foundation.config import admin_log
 from foundation.config import document as config_document
+from foundation.config.errors import ConfigError
 
 STYLES = {"created": "SUCCESS", "changed": "WARNING", "removed": "ERROR"}
 
@@ -46,7 +47,7 @@ class Command(BaseCommand):
         try:
             document = config_document.load(path)
             plans = config_document.plan(document, str(path), prune)
-        except config_document.DocumentError as exc:
+        except ConfigError as exc:
             raise CommandError(f"Nothing imported.\n{exc}", returncode=1)
         if not dry_run:
             with transaction.atomic():
