@@ -44,8 +44,7 @@ from audits import metrics, plot_value
 from audits.checkmodules import ModuleError
 from audits.models import Check
 from audits.params import ParamError
-from foundation import placeholders
-from foundation import locks
+from foundation import locks, placeholders
 
 logger = logging.getLogger("check.result")
 

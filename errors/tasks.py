@@ -88,4 +88,3 @@ def prune() -> dict:
     }
     logger.info("Pruned errors older than %d days: %s", settings.ERRORS_RETENTION_DAYS, deleted)
     return deleted
-

@@ -5,8 +5,9 @@ Schedules live in the database (edited in Django admin, picked up without a
 restart). If two beat processes are started by mistake, only the one holding the
 leader lock (`foundation.locks`, in Redis) ticks, renewing it at each tick; the
 other waits, and takes over within `LEADER_LOCK_SECONDS` if the leader dies.
-Without Redis (embedded mode) there is one process, hence one leader. Tasks sent in embedded mode go to the in-process
-pool, so a slow check never holds up the clock.
+Without Redis (embedded mode) there is one process, hence one leader. Tasks sent
+in embedded mode go to the in-process pool, so a slow check never holds up the
+clock.
 """
 
 import datetime

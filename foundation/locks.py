@@ -139,4 +139,6 @@ class LocalLock(redis.lock.Lock):
 
     def _require(self, token: bytes | None, step: str) -> None:
         if token is None or self._holder() != token:
-            raise LockNotOwnedError(f"Cannot {step} a lock that's no longer owned", lock_name=self.name)
+            raise LockNotOwnedError(
+                f"Cannot {step} a lock that's no longer owned", lock_name=self.name
+            )

@@ -21,7 +21,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return ": ".join(part for part in (self.source, self.item, self.field, self.message) if part)
+        parts = (self.source, self.item, self.field, self.message)
+        return ": ".join(part for part in parts if part)
 
 
 class ConfigError(Exception):
@@ -47,4 +48,3 @@ class ConfigError(Exception):
                     message=p.message.replace(source, name))
             for p in self.problems
         ])
-
