@@ -32,7 +32,6 @@ from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
 from django.db import transaction
 from django.db.models import Count
-from django.forms.models import BaseInlineFormSet
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -43,6 +42,7 @@ from audits import history, schedules, tasks
 from audits.admin_forms import CheckForm
 from audits.models import AlertState, Check, CheckRun, Tag
 from bugtracker.matching import buglists_for_checks
+from foundation.admin_inlines import ReadOnlyInline, ReadOnlyInlineFormSet
 from foundation.background import enqueue
 
 HISTORY_ROWS = 20
@@ -145,51 +145,8 @@ class LastResultFilter(admin.SimpleListFilter):
         return queryset.filter(last_success=values[self.value()])
 
 
-class ReadOnlyInlineFormSet(BaseInlineFormSet):
-    """
-    An inline that only shows rows (at most `limit`): whatever is posted for it is
-    ignored, so the parent form saves even when the post has no management form.
-    """
-
-    limit: int | None = None
-
-    def __init__(self, data=None, files=None, **kwargs):
-        super().__init__(None, None, **kwargs)
-
-    def get_queryset(self):
-        queryset = super().get_queryset()
-        if self.limit is not None and not queryset.query.is_sliced:
-            queryset = self._queryset = queryset[: self.limit]
-        return queryset
-
-    def is_valid(self):
-        return True
-
-    def has_changed(self):
-        return False
-
-    def save(self, commit=True):
-        self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
-        return []
-
-
 class LatestRunsFormSet(ReadOnlyInlineFormSet):
     limit = HISTORY_ROWS
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    max_num = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class CheckRunInline(ReadOnlyInline):

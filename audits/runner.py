@@ -46,8 +46,7 @@ from audits import check_data, metrics, plot_value
 from audits.checkmodules import ModuleError
 from audits.models import Check
 from audits.params import ParamError
-from foundation import placeholders
-from foundation.locks import CacheLock
+from foundation import locks, placeholders
 
 logger = logging.getLogger("check.result")
 
@@ -187,10 +186,10 @@ def _run_in_worker(check: Check, force: bool) -> Result:
 
 
 def _run_locked(check: Check, params: dict, key: str, secrets: dict) -> Result:
-    lock = CacheLock(key, settings.REDIS_LOCK_TIMEOUT_SECONDS)
+    lock = locks.lock(key, settings.REDIS_LOCK_TIMEOUT_SECONDS)
     waiting_since = time.time()
     deadline = time.monotonic() + settings.REDIS_LOCK_BLOCKING_TIMEOUT_SECONDS
-    while not lock.try_acquire():
+    while not locks.try_acquire(lock):
         time.sleep(POLL_SECONDS)
         shared = _read(key, since=waiting_since)
         if shared:
@@ -203,7 +202,7 @@ def _run_locked(check: Check, params: dict, key: str, secrets: dict) -> Result:
             check, params, key, secrets
         )
     finally:
-        lock.release()
+        locks.release(lock)
 
 
 def _read(key: str, since: float | None) -> Result | None:

@@ -1,20 +1,20 @@
 """
 A check's own schedule: an interval or a crontab, fired by Celery beat.
 
-`Check.schedule` holds what a person wrote (`300`, `30s`, `5m`, `1h`, or a
-five-field crontab such as `*/5 * * * *`, in UTC); `sync()` keeps the matching
+`Check.schedule` holds what a person wrote: a duration (`300`, `30s`, `5m`,
+`1h30m`, `1.5h`, `1d`: `foundation.durations`, whole seconds, at least 1) or a
+five-field crontab such as `*/5 * * * *`, in UTC; `sync()` keeps the matching
 django-celery-beat `PeriodicTask` in step, so beat's database scheduler picks up
 every edit without a restart. A check without a schedule is refreshed ahead of
 its cache expiry instead (see `audits.tasks.dispatch_refreshes`).
 """
 
 import json
-import re
 
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-DURATION = re.compile(r"^(\d+)\s*([smhd]?)$")
-UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+from foundation import durations
+
 TASK = "audits.tasks.run_scheduled_check"
 
 
@@ -25,20 +25,12 @@ class ScheduleError(ValueError):
 def parse(spec: str) -> tuple[str, int | list[str]]:
     """("every", seconds) or ("crontab", five fields); ScheduleError otherwise."""
     spec = str(spec).strip()
-    duration = DURATION.match(spec)
-    if duration:
-        seconds = int(duration.group(1)) * UNITS[duration.group(2)]
-        if seconds < 1:
-            raise ScheduleError("an interval must be at least 1 second")
-        return "every", seconds
-    fields = spec.split()
-    if len(fields) != 5:
-        raise ScheduleError(
-            f"{spec!r} is neither an interval (300, 30s, 5m, 1h) "
-            f"nor a crontab of five fields (*/5 * * * *)"
-        )
-    _validate_crontab(fields)
-    return "crontab", fields
+    if not durations.is_duration(spec):
+        return "crontab", _crontab(spec)
+    try:
+        return "every", durations.whole_seconds(spec)
+    except durations.DurationError as exc:
+        raise ScheduleError(str(exc)) from None
 
 
 def sync(check) -> None:
@@ -78,10 +70,17 @@ def _schedule_objects(kind, value):
     return None, crontab
 
 
-def _validate_crontab(fields: list[str]) -> None:
+def _crontab(spec: str) -> list[str]:
     from celery.schedules import ParseException, crontab
 
+    fields = spec.split()
+    if len(fields) != 5:
+        raise ScheduleError(
+            f"{spec!r} is neither a duration ({durations.FORMS}) "
+            f"nor a crontab of five fields (*/5 * * * *)"
+        )
     try:
         crontab(*fields)
     except (ParseException, ValueError) as exc:
         raise ScheduleError(f"invalid crontab {' '.join(fields)!r}: {exc}") from None
+    return fields

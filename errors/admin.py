@@ -13,27 +13,12 @@ Django admin for the errors app.
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
-from django.forms.models import BaseInlineFormSet
 from django.utils.html import format_html
 
 from errors.models import ErrorGroup, GroupStatus, Occurrence, Service, Target
+from foundation.admin_inlines import ReadOnlyInline, ReadOnlyInlineFormSet
 
 NEWEST_OCCURRENCES = 20
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class TargetInline(ReadOnlyInline):
@@ -85,13 +70,11 @@ class TargetAdmin(admin.ModelAdmin):
         return False
 
 
-class NewestOccurrences(BaseInlineFormSet):
+class NewestOccurrences(ReadOnlyInlineFormSet):
     """The group's newest occurrences only: a group keeps up to ERRORS_MAX_OCCURRENCES."""
 
-    def get_queryset(self):
-        if not hasattr(self, "_newest"):
-            self._newest = super().get_queryset().order_by("-timestamp", "-pk")[:NEWEST_OCCURRENCES]
-        return self._newest
+    limit = NEWEST_OCCURRENCES
+    ordering = ("-timestamp", "-pk")
 
 
 class OccurrenceInline(ReadOnlyInline):

@@ -46,7 +46,8 @@ reported on the service; a name that exists without records of that type has no
 instance, which is no error.
 
 `refresh_interval`, accepted in `file_sd_configs` and `dns_sd_configs` for
-compatibility, is ignored: discovery runs at every scrape of the service.
+compatibility (a duration, `foundation.durations`), is ignored: discovery runs at
+every scrape of the service.
 
 `relabel_configs`: Prometheus relabelling rules (see `errors/relabel.py`), applied
 to each target's labels: those of its group, `__address__`, and the `__meta_*`
@@ -62,7 +63,6 @@ not supported and are reported as such, rather than silently finding nothing.
 import glob
 import json
 import os
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -77,6 +77,7 @@ import dns.resolver
 import yaml
 
 from errors import relabel as relabelling
+from foundation import durations
 
 Labels = dict[str, str]
 Problem = tuple[str, str]  # (field, message), the field relative to an entry
@@ -85,8 +86,6 @@ SOURCES = ("static_configs", "file_sd_configs", "dns_sd_configs")
 FILE_EXTENSIONS = (".json", ".yml", ".yaml")
 DNS_TYPES = ("SRV", "A", "AAAA")
 
-# Prometheus' duration syntax (model.Duration), e.g. "30s", "1m30s".
-_DURATION = re.compile(r"(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?")
 _FIELDS = {
     "static_configs": ("targets", "labels"),
     "file_sd_configs": ("files", "refresh_interval"),
@@ -111,7 +110,14 @@ def validate(config: dict, where: str) -> list[str]:
     """
     Problems in a service's discovery config, each "where: field: message" (e.g.
     "config.toml: errors.services.api: file_sd_configs[0].files: expected a list of paths"),
-    [] when valid.
+    [] when valid; see `problems()`.
+    """
+    return [": ".join(p for p in (where, *problem) if p) for problem in problems(config)]
+
+
+def problems(config: dict) -> list[Problem]:
+    """
+    (field, message) for each problem in a service's discovery config, [] when valid.
 
     config keys: static_configs, file_sd_configs, dns_sd_configs, relabel_configs (all
     optional lists, Prometheus syntax). Unknown keys inside each entry are problems.
@@ -119,9 +125,9 @@ def validate(config: dict, where: str) -> list[str]:
     `*_sd_configs`, which are problems. Used by the importer before anything is written.
     """
     if not isinstance(config, dict):
-        return [f"{where}: expected a table of discovery settings"]
-    problems = [
-        f"{where}: {key}: not supported (supported: {', '.join(SOURCES)})"
+        return [("", "expected a table of discovery settings")]
+    found = [
+        (key, f"not supported (supported: {', '.join(SOURCES)})")
         for key in config
         if key.endswith("_sd_configs") and key not in SOURCES
     ]
@@ -131,33 +137,29 @@ def validate(config: dict, where: str) -> list[str]:
         "dns_sd_configs": _dns_sd_problems,
     }
     for section, check in checks.items():
-        problems += _section_problems(config, section, check, where)
+        found += _section_problems(config, section, check)
     if "relabel_configs" in config:
-        problems += relabelling.validate(config["relabel_configs"], where)
-    return problems
+        found += relabelling.problems(config["relabel_configs"])
+    return found
 
 
 def _section_problems(
-    config: dict, section: str, check: Callable[[dict], list[Problem]], where: str
-) -> list[str]:
-    """The problems of every entry of one `*_configs` list, formatted."""
+    config: dict, section: str, check: Callable[[dict], list[Problem]]
+) -> list[Problem]:
+    """The problems of every entry of one `*_configs` list, their fields from `section` on."""
     if section not in config:
         return []
     entries = config[section]
     if not isinstance(entries, list):
-        return [f"{where}: {section}: expected a list of tables"]
-    problems = []
+        return [(section, "expected a list of tables")]
+    found = []
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
-            problems.append(f"{where}: {section}[{index}]: expected a table")
+            found.append((f"{section}[{index}]", "expected a table"))
             continue
-        found = _unknown_keys(entry, _FIELDS[section]) + check(entry)
-        problems += [_format(where, f"{section}[{index}]", field, msg) for field, msg in found]
-    return problems
-
-
-def _format(where: str, entry: str, field: str, message: str) -> str:
-    return f"{where}: {entry}{'.' + field if field else ''}: {message}"
+        for field, message in _unknown_keys(entry, _FIELDS[section]) + check(entry):
+            found.append((f"{section}[{index}]{'.' + field if field else ''}", message))
+    return found
 
 
 def _unknown_keys(entry: dict, known: tuple[str, ...]) -> list[Problem]:
@@ -225,9 +227,10 @@ def _dns_sd_problems(entry: dict) -> list[Problem]:
 
 
 def _interval_problems(entry: dict) -> list[Problem]:
-    interval = entry.get("refresh_interval", "1m")
-    if not isinstance(interval, str) or not interval or not _DURATION.fullmatch(interval):
-        return [("refresh_interval", 'expected a duration such as "30s" or "5m"')]
+    try:
+        durations.parse(entry.get("refresh_interval", "1m"))
+    except durations.DurationError as exc:
+        return [("refresh_interval", str(exc))]
     return []
 
 

@@ -94,14 +94,19 @@ _NEEDS_TARGET = {"replace", "hashmod", "lowercase", "uppercase", "keepequal", "d
 
 def validate(rules: list, where: str) -> list[str]:
     """Problems in `rules`, each "where: relabel_configs[i].field: message"; [] if valid."""
+    return [f"{where}: {field}: {message}" for field, message in problems(rules)]
+
+
+def problems(rules: list) -> list[tuple[str, str]]:
+    """(field, message) for each problem in `rules`, the field starting at
+    `relabel_configs`; [] if valid."""
     if not isinstance(rules, list):
-        return [f"{where}: relabel_configs: expected a list of rules"]
-    problems = []
-    for index, rule in enumerate(rules):
-        for field, message in _rule_problems(rule):
-            suffix = f".{field}" if field else ""
-            problems.append(f"{where}: relabel_configs[{index}]{suffix}: {message}")
-    return problems
+        return [("relabel_configs", "expected a list of rules")]
+    return [
+        (f"relabel_configs[{index}]{'.' + field if field else ''}", message)
+        for index, rule in enumerate(rules)
+        for field, message in _rule_problems(rule)
+    ]
 
 
 def _rule_problems(rule: Any) -> list[tuple[str, str]]:

@@ -8,10 +8,14 @@ arrives, so memory stays flat however many instances a service has. A target tha
 is down, hangs, answers non-2xx, garbage, the wrong shape or too much is recorded
 on its `Target` (status, error, duration) and skipped; the others are merged as
 usual and nothing already counted is lost.
+
+The service's request headers may hold `${VAR}` placeholders, resolved at each
+scrape as a check's parameters are (`foundation.placeholders`): an unset variable
+without default scrapes none of the service's targets, each marked down with an
+error naming it, and the values resolved are taken back out of the errors shown.
 """
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +27,7 @@ from django.utils import timezone
 
 from errors import aggregation, discovery, fetch
 from errors.models import Service, Target, TargetStatus
+from foundation import placeholders
 
 logger = logging.getLogger(__name__)
 TARGET_FIELDS = ["status", "last_scrape_at", "last_error", "duration", "target_uuid"]
@@ -40,16 +45,23 @@ def scrape(service: Service) -> ScrapeReport:
     started = time.monotonic()
     report = ScrapeReport()
     targets = sync_targets(service, report)
-    pairs = [(target, service.target_url(target.address)) for target in targets]
-    results = fetch.fetch_many(
-        pairs,
-        concurrency=settings.ERRORS_SCRAPE_CONCURRENCY,
-        timeout=settings.ERRORS_SCRAPE_TIMEOUT_SECONDS,
-        max_bytes=settings.ERRORS_MAX_BODY_BYTES,
-        headers=_headers(service),
-    )
-    for target, result in results:
-        _merge(service, target, result, report)
+    secrets: dict[str, str] = {}
+    try:
+        headers = placeholders.resolve(service.request_headers, secrets=secrets)
+    except placeholders.MissingVariable as exc:
+        logger.warning("Scrape of %s: request_headers: %s", service, exc)
+        _unscrapable(targets, f"not scraped: request_headers: {exc}")
+    else:
+        pairs = [(target, service.target_url(target.address)) for target in targets]
+        results = fetch.fetch_many(
+            pairs,
+            concurrency=settings.ERRORS_SCRAPE_CONCURRENCY,
+            timeout=settings.ERRORS_SCRAPE_TIMEOUT_SECONDS,
+            max_bytes=settings.ERRORS_MAX_BODY_BYTES,
+            headers=headers,
+        )
+        for target, result in results:
+            _merge(service, target, result, report, secrets)
     Target.objects.bulk_update(targets, TARGET_FIELDS)
     _finish(service, report, time.monotonic() - started)
     return report
@@ -87,10 +99,18 @@ def _relabel(target: Target, labels: dict) -> Target | None:
     return target
 
 
-def _merge(service, target: Target, result: fetch.FetchResult, report: ScrapeReport) -> None:
+def _unscrapable(targets: list[Target], error: str) -> None:
+    for target in targets:
+        target.last_scrape_at, target.duration = timezone.now(), 0.0
+        target.status, target.last_error = TargetStatus.DOWN, error
+
+
+def _merge(service, target: Target, result: fetch.FetchResult, report: ScrapeReport,
+           secrets: dict[str, str]) -> None:
     target.last_scrape_at, target.duration = timezone.now(), result.duration
     target.status = TargetStatus.UP if result.payload else TargetStatus.DOWN
-    target.last_error = result.error
+    # An instance may echo a header back (in a body of the wrong shape, say).
+    target.last_error = placeholders.redact(result.error, secrets)
     if result.payload is None:
         return
     target.target_uuid = (result.payload.target_uuid or "")[:100]
@@ -113,11 +133,6 @@ def _finish(service: Service, report: ScrapeReport, duration: float) -> None:
         last_discovery_errors=report.errors,
         scrape_failures=F("scrape_failures") + (report.targets - report.up),
     )
-
-
-def _headers(service: Service) -> dict[str, str]:
-    # ${VAR} from the environment at scrape time; never stored resolved.
-    return {name: os.path.expandvars(value) for name, value in service.request_headers.items()}
 
 
 def _config_dir() -> str:

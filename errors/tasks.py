@@ -15,7 +15,6 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -29,6 +28,7 @@ from errors.models import (
     Service,
     TargetCount,
 )
+from foundation import locks
 from foundation.background import enqueue
 
 logger = logging.getLogger(__name__)
@@ -62,14 +62,15 @@ def scrape_service(service_id: int) -> None:
     service = Service.objects.filter(pk=service_id, enabled=True).first()
     if service is None:
         return
-    lock = f"errors:scrape:{service_id}"
-    if not _try_lock(lock, timeout=max(service.refresh_interval * 4, 60)):
+    # Without a cache, scrapes may overlap, which aggregation tolerates.
+    lock = locks.lock(f"errors:scrape:{service_id}", max(service.refresh_interval * 4, 60))
+    if not locks.try_acquire(lock):
         logger.info("Scrape of %s still running: skipped", service)
         return
     try:
         scraper.scrape(service)
     finally:
-        _unlock(lock)
+        locks.release(lock)
 
 
 @shared_task(ignore_result=True)
@@ -87,17 +88,3 @@ def prune() -> dict:
     }
     logger.info("Pruned errors older than %d days: %s", settings.ERRORS_RETENTION_DAYS, deleted)
     return deleted
-
-
-def _try_lock(key: str, timeout: float) -> bool:
-    try:
-        return cache.add(key, 1, timeout=round(timeout))
-    except Exception:  # no cache: scrapes may overlap, which aggregation tolerates
-        return True
-
-
-def _unlock(key: str) -> None:
-    try:
-        cache.delete(key)
-    except Exception:
-        pass

@@ -1,39 +1,144 @@
 """
-A lock per cache key, held in Django's cache, so that a check never runs twice at
-once: across threads with the local cache, across processes and machines when the
-cache is Redis.
+The one lock: that a check never runs twice at once, that a service is not scraped
+twice at once, that one Celery beat leads.
 
-The lock expires by itself after `REDIS_LOCK_TIMEOUT_SECONDS`, so a process that
-dies while holding it blocks nobody for longer than that.
+`lock(name, timeout)` is redis-py's `Lock` when the cache is Redis (`REDIS_URL`),
+on the cache's own client and under its key prefix: taken with `SET NX PX`,
+released, extended and renewed by Lua scripts that check the owner's token, each
+in one atomic step, across processes and machines. Otherwise (the embedded mode,
+one process) it is a `LocalLock`: the same class, the same interface, its steps
+made atomic by a threading lock instead of Lua.
+
+Every lock expires after its `timeout` seconds, so a process that dies while
+holding one blocks nobody for longer than that; and since only the holder's token
+releases or renews it, a holder whose lock expired (and was taken by someone else
+meanwhile) cannot release or renew the new holder's.
+
+Callers go through `try_acquire()` and `release()`, where a cache that is down
+means going on without the lock (running without a lock beats not answering), or
+through `hold()`, for a leader, which must rather stand by.
 """
 
 import logging
-import uuid
+import threading
+import time
 
-from django.core.cache import cache
+import redis
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
+from redis.connection import Encoder
+from redis.exceptions import LockError, LockNotOwnedError
 
 logger = logging.getLogger(__name__)
 
+# A lock without expiry could outlive its process for good.
+MIN_TIMEOUT = 0.001
 
-class CacheLock:
-    def __init__(self, key: str, timeout: float):
-        self.key = f"lock:{key}"
-        self.timeout = timeout
-        self.token = uuid.uuid4().hex
 
-    def try_acquire(self) -> bool:
-        """Take the lock if nobody holds it; never waits. True when the cache is
-        down: running without a lock beats not answering."""
-        try:
-            return cache.add(self.key, self.token, timeout=max(1, round(self.timeout)))
-        except Exception as exc:
-            logger.warning("Lock unavailable (%s); running without it", type(exc).__name__)
+def lock(name: str, timeout: float) -> redis.lock.Lock:
+    """The lock `name`, expiring `timeout` seconds after it is taken or renewed."""
+    cache = caches["default"]
+    key = cache.make_key(f"lock:{name}")
+    timeout = max(timeout, MIN_TIMEOUT)
+    if isinstance(cache, RedisCache):
+        return redis.lock.Lock(cache._cache.get_client(key, write=True), key, timeout=timeout)
+    return LocalLock(key, timeout)
+
+
+def try_acquire(held: redis.lock.Lock) -> bool:
+    """Take the lock if nobody holds it; never waits. True when the cache is down."""
+    try:
+        return held.acquire(blocking=False)
+    except redis.RedisError as exc:
+        logger.warning("Lock %s unavailable (%s); running without it", held.name, exc)
+        return True
+
+
+def release(held: redis.lock.Lock) -> None:
+    """Let go of the lock if it is still ours; never raises."""
+    try:
+        held.release()
+    except LockNotOwnedError:
+        logger.warning("Lock %s expired before its release: the work outlasted it", held.name)
+    except redis.RedisError:
+        pass  # not taken (the cache was down), or the cache is down: it expires by itself
+
+
+def hold(held: redis.lock.Lock) -> bool:
+    """Keep the lock for another `timeout` if it is ours, or take it if it is free;
+    False while someone else holds it. Raises redis.RedisError when the cache is
+    down: who cannot tell whether it leads must not act as the leader."""
+    try:
+        return held.reacquire()
+    except LockError:  # not ours, or not any more
+        return held.acquire(blocking=False)
+
+
+class _Tokens:
+    """What redis-py's Lock asks of its client besides the steps LocalLock replaces:
+    an encoder, for tokens given to `acquire(token=...)`."""
+
+    @staticmethod
+    def get_encoder() -> Encoder:
+        return Encoder(encoding="utf-8", encoding_errors="strict", decode_responses=False)
+
+
+class LocalLock(redis.lock.Lock):
+    """redis-py's Lock, held in this process's memory (name -> token, expiry)."""
+
+    _holders: dict[str, tuple[bytes, float]] = {}
+    _guard = threading.Lock()  # makes each step below atomic, as Lua does in Redis
+
+    def __init__(self, name: str, timeout: float, **options):
+        super().__init__(_Tokens(), name, timeout=timeout, **options)
+
+    def register_scripts(self) -> None:
+        pass  # no Lua here
+
+    def do_acquire(self, token: bytes) -> bool:
+        with self._guard:
+            if self._holder() is not None:
+                return False
+            self._holders[self.name] = (token, time.monotonic() + self.timeout)
             return True
 
-    def release(self) -> None:
-        # Only our own token is deleted: after an expiry, someone else may hold it.
-        try:
-            if cache.get(self.key) == self.token:
-                cache.delete(self.key)
-        except Exception:
-            pass  # it expires by itself
+    def locked(self) -> bool:
+        with self._guard:
+            return self._holder() is not None
+
+    def owned(self) -> bool:
+        with self._guard:
+            return self.local.token is not None and self._holder() == self.local.token
+
+    def do_release(self, expected_token: bytes) -> None:
+        with self._guard:
+            self._require(expected_token, "release")
+            del self._holders[self.name]
+
+    def do_extend(self, additional_time: float, replace_ttl: bool) -> bool:
+        with self._guard:
+            self._require(self.local.token, "extend")
+            token, expires = self._holders[self.name]
+            now = time.monotonic()
+            self._holders[self.name] = (token, (now if replace_ttl else expires) + additional_time)
+            return True
+
+    def do_reacquire(self) -> bool:
+        with self._guard:
+            self._require(self.local.token, "reacquire")
+            self._holders[self.name] = (self.local.token, time.monotonic() + self.timeout)
+            return True
+
+    def _holder(self) -> bytes | None:
+        """The token holding the lock now; an expired one is forgotten."""
+        token, expires = self._holders.get(self.name, (None, 0.0))
+        if token is not None and expires <= time.monotonic():
+            del self._holders[self.name]
+            return None
+        return token
+
+    def _require(self, token: bytes | None, step: str) -> None:
+        if token is None or self._holder() != token:
+            raise LockNotOwnedError(
+                f"Cannot {step} a lock that's no longer owned", lock_name=self.name
+            )

@@ -1,11 +1,13 @@
 """
-`${VAR}` placeholders in check parameters: kept as written, resolved at run time.
+`${VAR}` placeholders in check parameters and in the request headers of errors
+services: kept as written, resolved at run (or scrape) time.
 
-Parameters are stored exactly as the config wrote them, so the database, the admin
+Values are stored exactly as the config wrote them, so the database, the admin
 and the API only ever hold `${API_TOKEN}`, never the token. `resolve()` substitutes
 the environment at run time (any number of placeholders per string, in nested
 tables and in lists) and returns what it substituted, so `redact()` can take the
-secrets back out of whatever the check returns before it is cached or shown.
+secrets back out of whatever the check returns (or the scrape reports) before it is
+cached or shown.
 """
 
 import os

@@ -10,11 +10,12 @@ written.
     tags = ["critical"]
     plot = ".age_hours"      # optional
     enabled = true           # optional: the rest are extensions of Telescope's format
-    schedule = "5m"          # optional: own schedule (interval or crontab), see below
+    schedule = "5m"          # optional: own schedule (duration or crontab), audits.schedules
     failure_threshold = 3    # optional: alert after 3 failures in a row
 
-`load()` returns one `CheckSpec` per check, in file order, or raises `ConfigError`
-listing every problem as `file: checks.project.name: field: what is wrong`.
+`load()` returns one `CheckSpec` per check, in file order, or raises
+`foundation.config.errors.ConfigError` listing every problem as
+`file: checks.project.name: field: what is wrong`.
 """
 
 import tomllib
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from audits import checkmodules, params, schedules
+from foundation.config.errors import ConfigError, Problem
 
 CHECK_FIELDS = (
     "description", "module", "params", "ttl", "tags", "plot", "enabled",
@@ -31,12 +33,6 @@ CHECK_FIELDS = (
 # "tags" would be read as /checks/tags/{tag}; "/" and "+" split URLs and tag lists.
 RESERVED_PROJECTS = ("tags",)
 FORBIDDEN_CHARACTERS = set("/+?#% \t\n")
-
-
-class ConfigError(Exception):
-    def __init__(self, errors: list[str]):
-        super().__init__("\n".join(errors))
-        self.errors = errors
 
 
 @dataclass
@@ -79,7 +75,7 @@ def load(path: str | Path) -> list[CheckSpec]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot be read: {exc}"]) from None
+        raise ConfigError.of_file(path, f"cannot be read: {exc}") from None
     return parse(text, str(path))
 
 
@@ -88,34 +84,35 @@ def parse(text: str, source: str) -> list[CheckSpec]:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{source}: invalid TOML: {exc}"]) from None
+        raise ConfigError.of_file(source, f"invalid TOML: {exc}") from None
     return read_section(document.get("checks", {}), source)
 
 
 def read_section(projects: Any, source: str) -> list[CheckSpec]:
     """The checks of a `[checks]` section; ConfigError listing every problem."""
-    errors: list[str] = []
-    specs = list(_read_checks(projects, source, errors))
-    if errors:
-        raise ConfigError(errors)
+    problems: list[Problem] = []
+    specs = list(_read_checks(projects, source, problems))
+    if problems:
+        raise ConfigError(problems)
     return specs
 
 
-def _read_checks(projects: Any, source: str, errors: list[str]):
+def _read_checks(projects: Any, source: str, problems: list[Problem]):
     if not isinstance(projects, dict):
-        errors.append(f"{source}: checks: expected tables [checks.<project>.<name>]")
+        problems.append(Problem(source, "checks", "", "expected tables [checks.<project>.<name>]"))
         return
     position = 0
     for project, checks in projects.items():
         if not isinstance(checks, dict):
-            errors.append(f"{source}: checks.{project}: expected [checks.{project}.<name>] tables")
+            problems.append(Problem(
+                source, f"checks.{project}", "", f"expected [checks.{project}.<name>] tables"
+            ))
             continue
         for name, table in checks.items():
-            where = f"{source}: checks.{project}.{name}"
             try:
                 yield _read_check(project, name, table, position)
             except params.ParamError as exc:
-                errors.append(f"{where}: {exc.field}: {exc.message}")
+                problems.append(Problem(source, f"checks.{project}.{name}", exc.field, exc.message))
             position += 1
 
 
@@ -175,8 +172,8 @@ def _read_ttl(table: dict) -> int | None:
 
 def _read_schedule(table: dict) -> str:
     value = table.get("schedule", "")
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = f"{value}s"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = f"{value}s"  # seconds, stored as a duration
     value = _typed({"schedule": value}, "schedule", str, "")
     try:
         value and schedules.parse(value)

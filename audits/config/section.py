@@ -8,8 +8,6 @@ file and leave each section to its app.
 from audits.config import importer, reader
 from audits.config.exporter import export_section
 
-ConfigError = reader.ConfigError
-
 
 def read(value, source: str) -> list[reader.CheckSpec]:
     return reader.read_section(value, source)

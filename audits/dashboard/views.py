@@ -8,21 +8,20 @@ fixed number of queries however many checks there are (the checks, their tags, t
 known bugs of the failing ones, plus the session and the user), and filters in
 Python, so that the filters cost nothing more and the counts stay right.
 
-Access (`dashboard_access`): staff users; anyone when PUBLIC_DASHBOARD is true,
-read-only (no refresh button). Badges are public, like the JSON API they summarise,
-so that READMEs and wikis can show them.
+Access (`foundation.access.dashboard_access`, the same for every app's pages):
+staff users; anyone when PUBLIC_DASHBOARD is true, read-only (no refresh button).
+Badges are public, like the JSON API they summarise, so that READMEs and wikis can
+show them.
 """
 
 import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
-from functools import wraps
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
-from django.contrib.auth.views import redirect_to_login
 from django.http import FileResponse, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -37,47 +36,10 @@ from audits import history
 from audits.dashboard import badges, diagram, history_chart, markup
 from audits.models import AlertState, Check, CheckRun
 from bugtracker.matching import buglists_for_checks
+from foundation.access import dashboard_access
 
 STATES = (AlertState.FAILING, AlertState.UNKNOWN, AlertState.PASSING)
 MIN_REFRESH, MAX_REFRESH = 5, 60
-
-
-# --- Access ---------------------------------------------------------------------------
-
-
-def dashboard_access(view=None, *, api=False):
-    """
-    Staff users see everything; with PUBLIC_DASHBOARD anyone sees the read-only
-    pages. Anonymous visitors are sent to the login page (`api`: 401 JSON), logged
-    in users who are not staff get a 403. Sets `request.dashboard_staff`.
-    """
-
-    def decorator(view):
-        @wraps(view)
-        def wrapped(request, *args, **kwargs):
-            user = request.user
-            if user.is_authenticated and user.is_active and user.is_staff:
-                request.dashboard_staff = True
-            elif settings.PUBLIC_DASHBOARD:
-                request.dashboard_staff = False
-            elif user.is_authenticated:
-                return _forbidden(request, api)
-            elif api:
-                return JsonResponse({"detail": "Log in as a staff user."}, status=401)
-            else:
-                return redirect_to_login(request.get_full_path())
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorator(view) if view else decorator
-
-
-def _forbidden(request, api: bool):
-    detail = "This dashboard is for staff users; ask an administrator for access."
-    if api:
-        return JsonResponse({"detail": detail}, status=403)
-    return render(request, "dashboard/forbidden.html", {"detail": detail}, status=403)
 
 
 # --- What the pages show of each check ------------------------------------------------
@@ -272,7 +234,7 @@ def overview(request):
         "refresh": refresh_seconds(row.ttl for row in rows),
         "status_url": reverse("dashboard-status"),
         "diagram": _diagram(rows),
-        "staff": request.dashboard_staff,
+        "staff": request.can_change,
     }
     return render(request, "dashboard/overview.html", context)
 
@@ -405,7 +367,7 @@ def check_detail(request, project, name):
         "status_url": reverse("dashboard-status") + "?" + urlencode({"check": f"{project}/{name}"}),
         "badge_url": reverse("badge-check", args=[project, name]),
         "badge_markdown": f"[![{project}/{name}]({badge_url})]({page_url})",
-        "staff": request.dashboard_staff,
+        "staff": request.can_change,
     }
     return render(request, "dashboard/check.html", context)
 

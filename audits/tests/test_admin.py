@@ -41,7 +41,7 @@ def test_bad_schedule_is_refused_in_admin(admin_client, make_check):
     }
     response = admin_client.post(f"/admin/audits/check/{check.pk}/change/", form)
     assert response.status_code == 200
-    assert b"is neither an interval" in response.content
+    assert b"is neither a duration" in response.content
     assert not PeriodicTask.objects.exists()
 
 

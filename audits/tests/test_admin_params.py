@@ -15,6 +15,7 @@ from audits.admin_forms import from_text, to_text
 from audits.config import reader
 from audits.models import Check
 from audits.params import cast
+from foundation.config.errors import ConfigError
 
 ECHO = "audits.tests.checkmods.echo"
 COUNTER = "audits.tests.checkmods.counter"
@@ -76,7 +77,7 @@ def errors_of(response) -> dict:
 def importer_error(module: str, toml_params: str) -> str:
     """The importer's message for the same values written in a config file."""
     text = f'[checks.proj.check]\nmodule = "{module}"\n{toml_params}\n'
-    with pytest.raises(reader.ConfigError) as info:
+    with pytest.raises(ConfigError) as info:
         reader.parse(text, "config.toml")
     (error,) = info.value.errors
     return error

@@ -4,7 +4,8 @@ import textwrap
 
 import pytest
 
-from audits.config.reader import ConfigError, parse
+from audits.config.reader import parse
+from foundation.config.errors import ConfigError
 
 ECHO = "audits.tests.checkmods.echo"
 

@@ -34,11 +34,12 @@ def test_the_login_page_leads_back_to_the_dashboard(client, check):
 
 
 @pytest.mark.parametrize("url", PAGES)
-def test_users_who_are_not_staff_get_a_403(client, check, url):
+def test_users_who_are_not_staff_get_the_403_page(client, check, url):
     client.force_login(User.objects.create_user("someone", password="x"))
     response = client.get(url)
     assert response.status_code == 403
-    assert b"staff" in response.content
+    assert "dashboard/forbidden.html" in [t.name for t in response.templates]
+    assert b"not a staff account" in response.content
 
 
 def test_the_status_feed_answers_json_errors(client, check):

@@ -10,6 +10,7 @@ from audits.config import importer, reader
 from audits.models import Check
 from audits.tasks import run_scheduled_check
 from audits.tests.checkmods import counter
+from foundation.config.errors import ConfigError
 
 ECHO = "audits.tests.checkmods.echo"
 
@@ -31,8 +32,8 @@ def test_schedules_are_parsed(spec, expected):
 @pytest.mark.parametrize(
     "spec, message",
     [
-        ("0", "at least 1 second"),
-        ("5 minutes", "neither an interval"),
+        ("0", "shorter than the minimum, 1 s"),
+        ("5 minutes", "neither a duration"),
         ("61 * * * *", "invalid crontab"),
     ],
 )
@@ -87,9 +88,9 @@ def test_import_sets_schedules_and_threshold(tmp_path):
 
 def test_bad_schedule_in_config_names_the_check():
     text = f'[checks.w.a]\nmodule = "{ECHO}"\nparams.url = "u"\nschedule = "often"\n'
-    with pytest.raises(reader.ConfigError) as info:
+    with pytest.raises(ConfigError) as info:
         reader.parse(text, "c.toml")
-    assert "c.toml: checks.w.a: schedule: 'often' is neither an interval" in str(info.value)
+    assert "c.toml: checks.w.a: schedule: 'often' is neither a duration" in str(info.value)
 
 
 @pytest.mark.django_db

@@ -34,7 +34,7 @@ from rest_framework.response import Response
 
 from errors.api import serializers
 from errors.models import ErrorGroup, GroupStatus, HourlyCount
-from errors.permissions import IsStaffOrToken
+from foundation.access import IsStaffOrToken
 
 
 class GroupPagination(PageNumberPagination):

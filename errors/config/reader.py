@@ -4,7 +4,7 @@ Services to scrape, declared in `config.toml` or in Periskop's own YAML file.
     [errors.services.api]
     endpoint = "/errors"                 # path of the errors JSON (default /errors)
     scheme = "http"                      # or https
-    refresh_interval = "30s"             # seconds, or a Go duration: 30s, 1m30s, 2h
+    refresh_interval = "30s"             # a duration (foundation.durations): 30, 30s, 1m30s, 1.5h
     request_headers = { Authorization = "Bearer ${API_TOKEN}" }
     static_configs = [{ targets = ["10.0.0.1:8080"], labels = { zone = "a" } }]
     file_sd_configs = [{ files = ["targets/api-*.json"] }]
@@ -16,7 +16,8 @@ Periskop's YAML (`services:` with `name`, `scraper.endpoint`,
 `scraper.refresh_interval` and the same discovery keys) reads into the same specs,
 so a Periskop user migrates with the file they have; its `repository` section is
 ignored (the database is `DATABASE_URL`). Everything is validated before anything
-is written; each problem is `file: errors.services.<name>: field: what is wrong`.
+is written; each problem is `file: errors.services.<name>: field: what is wrong`
+(`foundation.config.errors`).
 """
 
 import re
@@ -24,20 +25,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from errors import discovery
+from foundation import durations
+from foundation.config.errors import ConfigError, Problem
 
 SERVICE_FIELDS = (
     "endpoint", "scheme", "refresh_interval", "request_headers", "enabled",
     "static_configs", "file_sd_configs", "dns_sd_configs", "relabel_configs",
 )
 DISCOVERY_FIELDS = ("static_configs", "file_sd_configs", "dns_sd_configs", "relabel_configs")
-GO_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-class ConfigError(Exception):
-    def __init__(self, errors: list[str]):
-        super().__init__("\n".join(errors))
-        self.errors = errors
 
 
 @dataclass
@@ -66,84 +62,75 @@ class ServiceSpec:
 
 def read_section(section: Any, source: str) -> list[ServiceSpec]:
     """The services of an `[errors]` section; ConfigError listing every problem."""
-    errors: list[str] = []
     if not isinstance(section, dict) or set(section) - {"services"}:
-        raise ConfigError([f"{source}: errors: expected only [errors.services.<name>] tables"])
-    specs = []
+        raise ConfigError([
+            Problem(source, "errors", "", "expected only [errors.services.<name>] tables")
+        ])
+    specs, problems = [], []
     for position, (name, table) in enumerate(section.get("services", {}).items()):
-        where = f"{source}: errors.services.{name}"
-        problems = _problems(name, table, where)
-        if problems:
-            errors += problems
-        else:
+        found = [
+            Problem(source, f"errors.services.{name}", field, message)
+            for field, message in _problems(name, table)
+        ]
+        problems += found
+        if not found:
             specs.append(_spec(name, table, position))
-    if errors:
-        raise ConfigError(errors)
+    if problems:
+        raise ConfigError(problems)
     return specs
 
 
 def from_periskop_yaml(document: Any, source: str) -> dict:
     """Periskop's YAML config as an `errors` section of our own format."""
     if not isinstance(document, dict) or not isinstance(document.get("services"), list):
-        raise ConfigError([f"{source}: services: expected a list of services (Periskop's format)"])
-    services, errors = {}, []
+        raise ConfigError([
+            Problem(source, "services", "", "expected a list of services (Periskop's format)")
+        ])
+    services, problems = {}, []
     for i, entry in enumerate(document["services"]):
         name = entry.get("name") if isinstance(entry, dict) else None
         if not isinstance(name, str) or not name:
-            errors.append(f"{source}: services[{i}].name: missing")
+            problems.append(Problem(source, f"services[{i}]", "name", "missing"))
             continue
         table = {k: v for k, v in entry.items() if k not in ("name", "scraper")}
         table.update(entry.get("scraper") or {})
         services[name] = table
-    if errors:
-        raise ConfigError(errors)
+    if problems:
+        raise ConfigError(problems)
     return {"services": services}
 
 
-def parse_duration(value: Any) -> int:
-    """Seconds from an integer or a Go duration ("30s", "1m30s", "2h")."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        seconds = value
-    elif isinstance(value, str) and GO_DURATION.match(value.strip()) and value.strip():
-        hours, minutes, secs = (int(g or 0) for g in GO_DURATION.match(value.strip()).groups())
-        seconds = hours * 3600 + minutes * 60 + secs
-    else:
-        raise ValueError(f"{value!r} is not a duration (30, \"30s\", \"1m30s\", \"2h\")")
-    if seconds < 1:
-        raise ValueError(f"{value!r}: the interval must be at least 1 second")
-    return seconds
-
-
-def _problems(name: str, table: Any, where: str) -> list[str]:
+def _problems(name: str, table: Any) -> list[tuple[str, str]]:
+    """(field, message) for each problem of one service."""
     if not NAME.match(name):
-        return [f"{where}: name: {name!r} must be letters, digits, '.', '-' or '_'"]
+        return [("name", f"{name!r} must be letters, digits, '.', '-' or '_'")]
     if not isinstance(table, dict):
-        return [f"{where}: expected a table"]
+        return [("", "expected a table")]
     problems = [
-        f"{where}: {key}: unknown field (expected one of {', '.join(SERVICE_FIELDS)})"
+        (key, f"unknown field (expected one of {', '.join(SERVICE_FIELDS)})")
         for key in table if key not in SERVICE_FIELDS
     ]
-    problems += _field_problems(table, where)
+    problems += _field_problems(table)
     discovery_config = {k: table[k] for k in DISCOVERY_FIELDS if k in table}
-    return problems + discovery.validate(discovery_config, where)
+    return problems + discovery.problems(discovery_config)
 
 
-def _field_problems(table: dict, where: str) -> list[str]:
+def _field_problems(table: dict) -> list[tuple[str, str]]:
     problems = []
     try:
-        parse_duration(table.get("refresh_interval", 30))
-    except ValueError as exc:
-        problems.append(f"{where}: refresh_interval: {exc}")
+        durations.whole_seconds(table.get("refresh_interval", 30))
+    except durations.DurationError as exc:
+        problems.append(("refresh_interval", str(exc)))
     endpoint = table.get("endpoint", "/errors")
     if not isinstance(endpoint, str) or not endpoint.startswith("/"):
-        problems.append(f"{where}: endpoint: {endpoint!r} must be a path starting with /")
+        problems.append(("endpoint", f"{endpoint!r} must be a path starting with /"))
     if table.get("scheme", "http") not in ("http", "https"):
-        problems.append(f"{where}: scheme: {table.get('scheme')!r} must be http or https")
+        problems.append(("scheme", f"{table.get('scheme')!r} must be http or https"))
     headers = table.get("request_headers", {})
     if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
-        problems.append(f"{where}: request_headers: expected a table of strings")
+        problems.append(("request_headers", "expected a table of strings"))
     if not isinstance(table.get("enabled", True), bool):
-        problems.append(f"{where}: enabled: expected true or false")
+        problems.append(("enabled", "expected true or false"))
     return problems
 
 
@@ -152,7 +139,7 @@ def _spec(name: str, table: dict, position: int) -> ServiceSpec:
         name=name,
         endpoint=table.get("endpoint", "/errors"),
         scheme=table.get("scheme", "http"),
-        refresh_interval=parse_duration(table.get("refresh_interval", 30)),
+        refresh_interval=durations.whole_seconds(table.get("refresh_interval", 30)),
         request_headers=table.get("request_headers", {}),
         discovery={k: table[k] for k in DISCOVERY_FIELDS if k in table},
         enabled=table.get("enabled", True),

@@ -6,8 +6,6 @@ and `export_config` see it; see `audits.config.section` for the contract.
 from errors.config import importer, reader
 from errors.models import Service
 
-ConfigError = reader.ConfigError
-
 
 def read(value, source: str) -> list[reader.ServiceSpec]:
     return reader.read_section(value, source)

@@ -17,22 +17,18 @@ The errors' pages of the staff dashboard, under `/dashboard/errors/`.
 * `errors-targets` (`<service>/targets/`): the instances found for the service and
   how their last scrape went.
 
-Access: staff only (anonymous people go to the login page, other users get 403),
+Access (`foundation.access.dashboard_access`, the same for every app's pages):
+staff only (anonymous people go to the login page, other users get the 403 page),
 unless `PUBLIC_DASHBOARD` is on, which lets anyone read the pages without the
-buttons. Changes always need a staff session and a CSRF token. The rule is written
-here rather than imported, because `audits` and `errors` never import each other.
+buttons. Changes always need a staff session and a CSRF token.
 """
 
 import json
 import shlex
 from datetime import timedelta
-from functools import wraps
 from urllib.parse import quote, urlencode
 
-from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, IntegerField, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -53,6 +49,7 @@ from errors.models import (
     TargetCount,
     TargetStatus,
 )
+from foundation.access import dashboard_access
 
 PAGE_SIZE = 50
 MAX_SEARCH = 200
@@ -66,33 +63,6 @@ IGNORE_CHOICES = [("", "for good"), ("1", "for 1 hour"), ("24", "for 24 hours"),
 ACTIONS = ("resolve", "unresolve", "ignore")
 # Headers curl works out by itself, and which would be wrong once the body is edited.
 CURL_SKIPPED_HEADERS = {"content-length"}
-
-
-# --- access -------------------------------------------------------------------------
-
-
-def dashboard_access(view):
-    """
-    Staff read and change; with PUBLIC_DASHBOARD anyone reads (GET, HEAD), read-only.
-    Otherwise anonymous people are sent to the login page and other users get 403.
-    Sets `request.can_change`, which the templates read to show the buttons.
-    """
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        user = request.user
-        staff = user.is_authenticated and user.is_active and user.is_staff
-        reading = request.method in ("GET", "HEAD")
-        if not staff:
-            if not (reading and settings.PUBLIC_DASHBOARD):
-                if not user.is_authenticated:
-                    # A POST is not replayed: the login sends back to the page.
-                    return redirect_to_login(request.get_full_path())
-                raise PermissionDenied("The dashboard is for staff users.")
-        request.can_change = staff
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _context(request, **values) -> dict:

@@ -33,7 +33,7 @@ from rest_framework.views import APIView
 from errors import aggregation, payload
 from errors.authentication import BasicTokenAuthentication
 from errors.models import ErrorGroup, Service
-from errors.permissions import IsStaffOrToken
+from foundation.access import IsStaffOrToken
 
 MAX_OCCURRENCES = 100
 

@@ -58,6 +58,19 @@ def test_service_can_be_added_in_admin(admin_client, db):
     assert Service.objects.get().request_headers == {"X-Team": "${TEAM}"}
 
 
+def test_a_service_saves_whatever_is_posted_for_its_read_only_targets(admin_client, db):
+    service = Service.objects.create(name="shop")
+    Target.objects.create(service=service, address="10.0.0.1:8000")
+    form = {
+        "name": "shop", "endpoint": "/errors", "scheme": "http", "refresh_interval": 60,
+        "discovery": "{}", "request_headers": "{}", "enabled": "on", "position": 0,
+    }  # no management form for the targets, as a script posts
+    response = admin_client.post(f"/admin/errors/service/{service.pk}/change/", form)
+    assert response.status_code == 302, response.content
+    assert Service.objects.get().refresh_interval == 60
+    assert Target.objects.get().address == "10.0.0.1:8000"
+
+
 def test_targets_are_listed_filtered_and_read_only(admin_client, db):
     shop = Service.objects.create(name="shop")
     target = Target.objects.create(

@@ -63,9 +63,12 @@ def test_anonymous_people_are_sent_to_the_login_page(client, group):
         assert response["Location"].startswith("/accounts/login/?next=/dashboard/errors/")
 
 
-def test_users_who_are_not_staff_are_refused(user_client, group):
+def test_users_who_are_not_staff_get_the_403_page(user_client, group):
     for url in pages(group):
-        assert user_client.get(url).status_code == 403, url
+        response = user_client.get(url)
+        assert response.status_code == 403, url
+        assert "dashboard/forbidden.html" in [t.name for t in response.templates], url
+        assert b"not a staff account" in response.content
 
 
 def test_staff_read_every_page(staff_client, group):
@@ -90,7 +93,8 @@ def test_public_dashboard_is_read_only(client, group, settings):
 def test_public_dashboard_still_refuses_changes_from_non_staff(user_client, group, settings):
     settings.PUBLIC_DASHBOARD = True
     assert user_client.get(group_url("shop", KEY)).status_code == 200
-    assert user_client.post(group_url("shop", KEY), {"action": "resolve"}).status_code == 403
+    response = user_client.post(group_url("shop", KEY), {"action": "resolve"})
+    assert response.status_code == 403 and b"not a staff account" in response.content
     assert reloaded(group).status == GroupStatus.ACTIVE
 
 

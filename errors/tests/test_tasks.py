@@ -16,6 +16,7 @@ from errors.models import (
     TargetCount,
 )
 from errors.tests.periskop_instance import PeriskopInstance
+from foundation import locks
 
 
 @pytest.mark.django_db
@@ -45,6 +46,23 @@ def test_dispatch_scrapes_due_services():
         while not ErrorGroup.objects.filter(total_count=2).exists():
             assert time.monotonic() < deadline, "the scrape did not happen"
             time.sleep(0.05)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scrape_is_skipped_while_another_of_the_same_service_runs_and_leaves_its_lock():
+    with PeriskopInstance() as instance:
+        instance.report(ValueError("boom"))
+        service = Service.objects.create(
+            name="api", discovery={"static_configs": [{"targets": [instance.address]}]}
+        )
+        running = locks.lock(f"errors:scrape:{service.pk}", 60)  # as the other scrape holds it
+        assert locks.try_acquire(running)
+        tasks.scrape_service(service.pk)
+        assert not ErrorGroup.objects.exists()
+        assert running.owned(), "the skipped scrape released the running one's lock"
+        locks.release(running)
+        tasks.scrape_service(service.pk)
+        assert ErrorGroup.objects.exists()
 
 
 @pytest.mark.django_db

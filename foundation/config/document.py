@@ -5,7 +5,8 @@ A whole config file, split into sections that each belong to an app.
 (errors); Periskop's YAML file holds only services. Apps declare the section they
 own in their AppConfig (`config_section`, `config_handler`: a module with `read`,
 `plan`, `apply`, `export`, and optionally `read_yaml`), so that the commands need
-not import the apps, and the apps need not know each other.
+not import the apps, and the apps need not know each other. Every problem, the
+file's own and each section's, is a `ConfigError` (`foundation.config.errors`).
 """
 
 import tomllib
@@ -17,11 +18,7 @@ import yaml
 from django.apps import apps
 from django.db import transaction
 
-
-class DocumentError(Exception):
-    def __init__(self, errors: list[str]):
-        super().__init__("\n".join(errors))
-        self.errors = errors
+from foundation.config.errors import ConfigError, Problem
 
 
 @dataclass
@@ -41,26 +38,26 @@ def handlers() -> dict[str, object]:
 
 
 def load(path: str | Path) -> dict:
-    """The file's sections; DocumentError when it cannot be read or parsed."""
+    """The file's sections; ConfigError when it cannot be read or parsed."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise DocumentError([f"{path}: cannot be read: {exc}"]) from None
+        raise ConfigError.of_file(path, f"cannot be read: {exc}") from None
     if path.suffix in (".yml", ".yaml"):
         return _from_yaml(text, str(path))
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise DocumentError([f"{path}: invalid TOML: {exc}"]) from None
+        raise ConfigError.of_file(path, f"invalid TOML: {exc}") from None
 
 
 def plan(document: dict, source: str, prune: bool) -> list[SectionPlan]:
-    """Every section validated and planned; DocumentError listing every problem.
+    """Every section validated and planned; ConfigError listing every problem.
     `prune` only removes items of the sections the file has."""
     known = handlers()
-    errors = [
-        f"{source}: {key}: unknown section (expected: {', '.join(known)})"
+    problems = [
+        Problem(source, key, "", f"unknown section (expected: {', '.join(known)})")
         for key in document if key not in known
     ]
     plans = []
@@ -69,12 +66,12 @@ def plan(document: dict, source: str, prune: bool) -> list[SectionPlan]:
             continue
         try:
             specs = handler.read(document[section], source)
-        except handler.ConfigError as exc:
-            errors += exc.errors
+        except ConfigError as exc:
+            problems += exc.problems
             continue
         plans.append(SectionPlan(section, handler, handler.plan(specs, prune)))
-    if errors:
-        raise DocumentError(errors)
+    if problems:
+        raise ConfigError(problems)
     return plans
 
 
@@ -93,14 +90,11 @@ def _from_yaml(text: str, source: str) -> dict:
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise DocumentError([f"{source}: invalid YAML: {exc}"]) from None
+        raise ConfigError.of_file(source, f"invalid YAML: {exc}") from None
     if isinstance(document, dict) and "repository" in document:
         document = {k: v for k, v in document.items() if k != "repository"}
     sections = {}
     for section, handler in handlers().items():
         if hasattr(handler, "read_yaml"):
-            try:
-                sections[section] = handler.read_yaml(document, source)
-            except handler.ConfigError as exc:
-                raise DocumentError(exc.errors) from None
+            sections[section] = handler.read_yaml(document, source)
     return sections

@@ -43,7 +43,7 @@ from django.views.decorators.http import require_safe
 
 from foundation.config import admin_log
 from foundation.config import document as config_document
-from foundation.config.document import DocumentError
+from foundation.config.errors import ConfigError
 
 TEMPLATE = "admin/audits/import_config.html"
 # The model each section of the file creates, changes and removes ("app.model"),
@@ -110,7 +110,7 @@ def export_config(request):
 def _preview(request, name: str, text: str, prune: bool, notice: str = ""):
     try:
         plans = _plan(name, text, prune)
-    except DocumentError as exc:
+    except ConfigError as exc:
         return _page(request, form=UploadForm(), name=name, errors=exc.errors)
     refused = _refused(request.user, plans, prune)
     if refused:
@@ -140,7 +140,7 @@ def _apply(request):
     with transaction.atomic():
         try:
             plans = _plan(name, text, prune)
-        except DocumentError as exc:  # the modules installed here changed meanwhile
+        except ConfigError as exc:  # the modules installed here changed meanwhile
             return _page(request, form=UploadForm(), name=name, errors=exc.errors)
         if _refused(request.user, plans, prune):
             raise PermissionDenied
@@ -165,8 +165,8 @@ def _plan(name: str, text: str, prune: bool) -> list[config_document.SectionPlan
         path.write_text(text, encoding="utf-8")
         try:
             document = config_document.load(path)
-        except DocumentError as exc:
-            raise DocumentError([e.replace(str(path), name) for e in exc.errors]) from None
+        except ConfigError as exc:
+            raise exc.renamed(str(path), name) from None
     return config_document.plan(document, name, prune)
 
 

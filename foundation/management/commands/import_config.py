@@ -23,6 +23,7 @@ from django.db import transaction
 from foundation import placeholders
 from foundation.config import admin_log
 from foundation.config import document as config_document
+from foundation.config.errors import ConfigError
 
 STYLES = {"created": "SUCCESS", "changed": "WARNING", "removed": "ERROR"}
 
@@ -46,7 +47,7 @@ class Command(BaseCommand):
         try:
             document = config_document.load(path)
             plans = config_document.plan(document, str(path), prune)
-        except config_document.DocumentError as exc:
+        except ConfigError as exc:
             raise CommandError(f"Nothing imported.\n{exc}", returncode=1)
         if not dry_run:
             with transaction.atomic():
@@ -54,7 +55,7 @@ class Command(BaseCommand):
                 if any(section_plan.plan.lines() for section_plan in plans):
                     admin_log.log_import(plans, author or admin_log.system_user(), str(path))
         self._report(path, plans, dry_run)
-        self._warn_unset_variables(document.get("checks", {}))
+        self._warn_unset_variables(document)
 
     def _user(self, username):
         """The user named by --user (checked before anything is read), or None."""
@@ -79,13 +80,25 @@ class Command(BaseCommand):
         summary = f"{path}: {summary}, {unchanged} unchanged"
         self.stdout.write(summary + (" (dry run: nothing written)." if dry_run else "."))
 
-    def _warn_unset_variables(self, checks_section):
-        # Not an error: the workers that run the checks may have another environment.
-        for project, checks in checks_section.items():
-            for name, table in checks.items() if isinstance(checks, dict) else ():
-                params = table.get("params", {}) if isinstance(table, dict) else {}
-                for variable in sorted(placeholders.required_names(params) - set(os.environ)):
-                    self.stderr.write(
-                        f"warning: {project}/{name} uses ${{{variable}}}, "
-                        f"which is not set here; it must be set where checks run."
-                    )
+    def _warn_unset_variables(self, document):
+        # Not an error: the workers that run checks and scrapes may have another environment.
+        for what, value, where in _resolved_at_run_time(document):
+            for variable in sorted(placeholders.required_names(value) - set(os.environ)):
+                self.stderr.write(
+                    f"warning: {what} uses ${{{variable}}}, "
+                    f"which is not set here; it must be set where {where}."
+                )
+
+
+def _resolved_at_run_time(document: dict):
+    """(what, value, where it is resolved) of every value that may hold placeholders:
+    the parameters of checks and the request headers of services."""
+    checks = document.get("checks", {})
+    for project, tables in checks.items() if isinstance(checks, dict) else ():
+        for name, table in tables.items() if isinstance(tables, dict) else ():
+            if isinstance(table, dict):
+                yield f"{project}/{name}", table.get("params", {}), "checks run"
+    services = (document.get("errors") or {}).get("services", {})
+    for name, table in services.items() if isinstance(services, dict) else ():
+        if isinstance(table, dict):
+            yield f"service {name}", table.get("request_headers", {}), "services are scraped"

@@ -1,0 +1,126 @@
+"""
+The one lock, on both caches: redis-py's `Lock` when the cache is Redis, a
+`LocalLock` with the same interface otherwise. Each test runs on both; the Redis
+ones need a real Redis (`testing.services`): skipped without it, failed under CI.
+"""
+
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+
+from foundation import locks
+from testing import services
+
+
+def redis_cache(url: str) -> dict:
+    # A prefix of its own: other test runs may share this Redis database.
+    return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                        "LOCATION": url, "KEY_PREFIX": f"test-locks-{uuid.uuid4().hex}"}}
+
+
+@pytest.fixture(params=["local", "redis"])
+def backend(request, settings):
+    if request.param == "redis":
+        address = urlsplit(services.REDIS_URL)
+        services.require("Redis", address.hostname, address.port or 6379)
+        settings.CACHES = redis_cache(services.REDIS_URL)
+    return request.param
+
+
+@pytest.fixture
+def name() -> str:
+    return f"test-{uuid.uuid4().hex}"
+
+
+def test_the_lock_is_redis_py_s_on_redis_and_local_otherwise(backend, name):
+    expected = redis.lock.Lock if backend == "redis" else locks.LocalLock
+    assert type(locks.lock(name, 10)) is expected
+
+
+def test_one_holder_at_a_time(backend, name):
+    first, second = locks.lock(name, 10), locks.lock(name, 10)
+    assert locks.try_acquire(first)
+    assert not locks.try_acquire(second)
+    locks.release(first)
+    assert locks.try_acquire(second)
+
+
+def test_release_by_a_non_owner_does_nothing(backend, name):
+    owner, other = locks.lock(name, 10), locks.lock(name, 10)
+    assert locks.try_acquire(owner)
+    locks.release(other)
+    assert owner.owned() and not locks.try_acquire(locks.lock(name, 10))
+
+
+def test_an_expired_lock_taken_by_another_is_not_deleted_by_the_first_owners_release(
+    backend, name
+):
+    first = locks.lock(name, 0.2)
+    assert locks.try_acquire(first)
+    time.sleep(0.3)  # first's work outlived its lock
+    second = locks.lock(name, 10)
+    assert locks.try_acquire(second)
+    locks.release(first)
+    assert second.owned() and not first.owned()
+    assert not locks.try_acquire(locks.lock(name, 10))
+
+
+def test_a_lock_expires_by_itself(backend, name):
+    assert locks.try_acquire(locks.lock(name, 0.2))
+    time.sleep(0.3)
+    assert locks.try_acquire(locks.lock(name, 10))
+
+
+def test_hold_renews_the_lock_of_its_owner(backend, name):
+    leader = locks.lock(name, 0.4)
+    assert locks.hold(leader)
+    for _ in range(3):  # 0.6 s in all: held only because renewed
+        time.sleep(0.2)
+        assert locks.hold(leader)
+    assert not locks.hold(locks.lock(name, 0.4))
+
+
+def test_hold_gives_way_to_whoever_took_the_lock_after_it_expired(backend, name):
+    leader, standby = locks.lock(name, 0.2), locks.lock(name, 10)
+    assert locks.hold(leader)
+    time.sleep(0.3)
+    assert locks.hold(standby)
+    assert not locks.hold(leader)
+    assert standby.owned()
+
+
+def test_extend_adds_time_for_the_owner_only(backend, name):
+    owner = locks.lock(name, 0.2)
+    assert locks.try_acquire(owner)
+    owner.extend(0.3)
+    time.sleep(0.3)
+    assert owner.owned()
+    with pytest.raises(redis.exceptions.LockError):
+        locks.lock(name, 10).extend(1)
+
+
+def test_one_thread_of_many_gets_the_lock(backend, name):
+    start = threading.Barrier(16)
+
+    def contend(_) -> bool:
+        lock = locks.lock(name, 10)
+        start.wait()
+        return locks.try_acquire(lock)
+
+    with ThreadPoolExecutor(16) as pool:
+        assert sorted(pool.map(contend, range(16))) == [False] * 15 + [True]
+
+
+def test_without_its_store_work_goes_on_unlocked_and_beat_stands_by(settings, name, caplog):
+    settings.CACHES = redis_cache("redis://127.0.0.1:1/0")  # nothing listens there
+    lock = locks.lock(name, 10)
+    assert locks.try_acquire(lock)  # running without a lock beats not answering
+    locks.release(lock)  # and letting go of it raises nothing
+    assert "running without it" in caplog.text
+    with pytest.raises(redis.RedisError):
+        locks.hold(lock)  # a leader cannot be sure: the caller stands by
