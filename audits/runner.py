@@ -8,11 +8,11 @@ The one way a check runs, whoever asks (web request, CLI, worker).
    the parameters, so it never exposes them);
 3. otherwise takes the check's lock, so that concurrent callers share one run: the
    others wait for its result instead of running the check again;
-4. runs the module under a time limit (`CHECK_TIMEOUT_SECONDS`); an exception,
-   `SystemExit` included, is a crashed result (`success: false`, the error in
-   `data`), never a dead process;
-5. makes the data JSON-safe and caps its size (`audits.check_data`), takes
-   resolved secrets back out of it, caches it for the check's TTL
+4. runs the module in a check process (`audits.execution`), stopped at the time
+   limit (`CHECK_TIMEOUT_SECONDS`); an exception, `SystemExit` included, is a
+   crashed result (`success: false`, the error in `data`), never a dead or wedged
+   server; the data comes back JSON-safe and capped (`audits.check_data`);
+5. takes resolved secrets back out of the data, caches it for the check's TTL
    (`ttl = 0`: never), logs it and updates the metrics.
 
 Each real run (not a cached or shared result, nor a run with URL overrides) is then
@@ -25,14 +25,12 @@ The cache is an optimisation, never a dependency: when it fails (Redis down), th
 check runs inline, without the lock, and the API keeps answering.
 """
 
-import asyncio
 import hashlib
 import json
 import logging
 import os
 import threading
 import time
-import traceback
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -42,7 +40,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connections, transaction
 
-from audits import check_data, metrics, plot_value
+from audits import execution, metrics, plot_value
 from audits.checkmodules import ModuleError
 from audits.models import Check
 from audits.params import ParamError
@@ -54,15 +52,6 @@ POLL_SECONDS = 0.05
 # How long a result that must not be cached (ttl = 0, or a crash) stays readable
 # by the callers that were waiting for that very run.
 SHARED_SECONDS = 10
-
-
-class CheckTimeout(Exception):
-    pass
-
-
-class CheckExited(Exception):
-    """The check raised SystemExit, KeyboardInterrupt or another BaseException: a
-    crash of the check, never the end of the process that ran it."""
 
 
 @dataclass(frozen=True)
@@ -246,56 +235,23 @@ def _execute(check: Check, params: dict, secrets: dict) -> Result:
     started_at, started = _now(), time.monotonic()
     crashed = False
     try:
-        success, data = _call(check, params)
-    except CheckTimeout:
+        success, data = execution.call(check.module, params, settings.CHECK_TIMEOUT_SECONDS)
+    except execution.CheckTimeout:
         success, data = False, f"Timed out after {settings.CHECK_TIMEOUT_SECONDS:g} s"
-    except Exception as exc:  # a broken check must not take the service down
-        trace = "".join(traceback.format_exception(exc))
-        logger.warning("Check %s crashed: %s", check, placeholders.redact(trace, secrets))
-        cause = exc.__cause__ if isinstance(exc, CheckExited) else exc
-        success, data, crashed = False, _describe(cause), True
-    data = placeholders.redact(check_data.make_safe(data, settings.CHECK_MAX_DATA_BYTES), secrets)
+    except execution.CheckCrash as exc:  # a broken check must not take the service down
+        trace = placeholders.redact(exc.trace or str(exc), secrets)
+        logger.warning("Check %s crashed: %s", check, trace)
+        success, data, crashed = False, str(exc), True
+    data = placeholders.redact(data, secrets)
     duration = round((time.monotonic() - started) * 1000)
     return _record(check, started_at, duration, success, data, crashed)
 
 
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {check_data.as_text(exc)}"
-
-
-def _call(check: Check, params: dict) -> tuple[bool, Any]:
-    """`run(**params)` on an execution thread, given up after CHECK_TIMEOUT_SECONDS."""
-    module = check.check_module
-    limit = settings.CHECK_TIMEOUT_SECONDS
-    started = time.monotonic()
-    pool = _pool("execution", max(64, 2 * settings.LIMIT_GLOBAL_CONCURRENCY + 32))
-    future = pool.submit(_invoke, module, params, limit)
-    try:
-        return _unpack(future.result(timeout=limit))
-    except TimeoutError:
-        # Ours (the limit), or one the check raised itself (a socket timeout...).
-        if not future.done() or time.monotonic() - started >= limit * 0.99:
-            raise CheckTimeout() from None
-        raise
-
-
-def _invoke(module, params: dict, limit: float) -> Any:
-    try:
-        if module.is_async:
-            return asyncio.run(asyncio.wait_for(module.run(**params), limit))
-        return module.run(**params)
-    except Exception:
-        raise
-    except BaseException as exc:  # SystemExit would end the serving process
-        raise CheckExited() from exc
-
-
 def _pool(name: str, size: int) -> ThreadPoolExecutor:
     """
-    The process's long-lived pool `name`. Check runs ("execution") stay on threads
-    that keep their HTTP session, and so their keep-alive connections, from one run
-    to the next. A sync check past its limit cannot be interrupted: it is abandoned
-    on its thread, so the pools are large enough for a few stuck checks.
+    The process's long-lived pool of threads `name`: they wait for the check
+    processes (`audits.execution`), and keep their cache (Redis) connections from
+    one call to the next.
     """
     with _pools_lock:
         if name not in _pools:
@@ -312,13 +268,6 @@ def _forget_pools_after_fork() -> None:
 _pools: dict[str, ThreadPoolExecutor] = {}
 _pools_lock = threading.Lock()
 os.register_at_fork(after_in_child=_forget_pools_after_fork)
-
-
-def _unpack(value: Any) -> tuple[bool, Any]:
-    if not (isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], bool)):
-        shown = check_data.as_text(value)[:100]
-        raise TypeError(f"run() must return (success: bool, data), not {shown}")
-    return value
 
 
 def _record(check, started_at, duration, success, data, crashed) -> Result:

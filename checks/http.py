@@ -153,6 +153,13 @@ def safe_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe="*")))
 
 
+def forget_connections() -> None:
+    """Start again with no session: a forked check process calls this, since the
+    pooled connections it inherited are its parent's, still in use there."""
+    global _local
+    _local = threading.local()
+
+
 def _session() -> requests.Session:
     """This thread's session, rebuilt when the retry policy changed."""
     key = (config.current.max_retries, BACKOFF_FACTOR, BACKOFF_MAX)

@@ -36,6 +36,7 @@ env = environ.Env(
     CHECK_TIMEOUT_SECONDS=(float, 60.0),
     CHECK_MODULES=(list, ["checks."]),
     CHECK_MAX_DATA_BYTES=(int, 64 * 1024),
+    CHECK_PROCESSES=(int, 32),
     CACHE_LOCK_ENABLED=(bool, True),
     REDIS_LOCK_TIMEOUT_SECONDS=(float, 300.0),
     REDIS_LOCK_BLOCKING_TIMEOUT_SECONDS=(float, 180.0),
@@ -147,6 +148,9 @@ CHECK_TIMEOUT_SECONDS = env("CHECK_TIMEOUT_SECONDS")
 CHECK_MODULES = env("CHECK_MODULES")
 # A check's data is stored, cached and logged: more than this much JSON is truncated.
 CHECK_MAX_DATA_BYTES = env("CHECK_MAX_DATA_BYTES")
+# Check code runs in at most this many supervised processes per process that runs
+# checks (see audits.execution), started as they are needed.
+CHECK_PROCESSES = env("CHECK_PROCESSES")
 CACHE_LOCK_ENABLED = env("CACHE_LOCK_ENABLED")
 # The lock's names are Telescope's; they apply to the local cache as well as Redis.
 REDIS_LOCK_TIMEOUT_SECONDS = env("REDIS_LOCK_TIMEOUT_SECONDS")

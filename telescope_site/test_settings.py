@@ -30,5 +30,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 # The tests' own check modules, beside the shipped ones.
 CHECK_MODULES = [*CHECK_MODULES, "audits.tests.checkmods."]  # noqa: F405
 
+# A few check processes are enough for the tests.
+CHECK_PROCESSES = 4
+
 # Tests never call the real Bugzilla: the bugtracker tests point this at a fake one.
 BUGTRACKER_URL = ""

@@ -28,4 +28,4 @@ def make_check(db):
 
 @pytest.fixture(autouse=True)
 def _reset_counter():
-    counter.CALLS.clear()
+    counter.reset()

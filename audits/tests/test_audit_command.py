@@ -52,7 +52,7 @@ def test_audit_exits_2_for_an_unknown_project(make_check):
     code, out, err = audit("nope")
     assert code == 2
     assert "Unknown project nope" in err
-    assert counter.CALLS == []
+    assert counter.calls() == []
 
 
 def test_audit_exits_2_for_an_unknown_check(make_check):
@@ -60,7 +60,7 @@ def test_audit_exits_2_for_an_unknown_check(make_check):
     code, _, err = audit("web", "nope")
     assert code == 2
     assert "Unknown check web/nope" in err
-    assert counter.CALLS == []
+    assert counter.calls() == []
 
 
 def test_audit_exits_2_when_nothing_is_configured(db):
@@ -118,21 +118,21 @@ def test_audit_of_a_project_runs_only_its_checks(make_check):
     make_check("db", "c", module="counter", params={"key": "db-c"})
     code, _, _ = audit("web")
     assert code == 0
-    assert sorted(counter.CALLS) == ["web-a", "web-b"]
+    assert sorted(counter.calls()) == ["web-a", "web-b"]
 
 
 def test_audit_skips_disabled_checks(make_check):
     make_check("web", "a", module="counter", params={"key": "on"})
     make_check("web", "b", module="counter", params={"key": "off"}, enabled=False)
     audit()
-    assert counter.CALLS == ["on"]
+    assert counter.calls() == ["on"]
 
 
 def test_audit_uses_a_cached_result(make_check):
     make_check("web", "a", module="counter", ttl=60)
     audit("web", "a")
     audit("web", "a")
-    assert len(counter.CALLS) == 1
+    assert len(counter.calls()) == 1
 
 
 def test_audit_force_reruns_a_cached_check(make_check):
@@ -140,7 +140,7 @@ def test_audit_force_reruns_a_cached_check(make_check):
     audit("web", "a")
     code, out, _ = audit("web", "a", "--force")
     assert code == 0
-    assert len(counter.CALLS) == 2
+    assert len(counter.calls()) == 2
     assert out.strip().endswith("2")
 
 

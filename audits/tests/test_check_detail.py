@@ -69,7 +69,7 @@ def test_head_runs_the_check_too(client, make_check):
     response = client.head("/checks/web/c")
     assert response.status_code == 200
     assert response.content == b""
-    assert counter.CALLS == [""]
+    assert counter.calls() == [""]
 
 
 def test_head_of_a_failing_check_is_503(client, make_check):
@@ -92,13 +92,13 @@ def test_unknown_project_is_404(client, make_check):
 def test_disabled_check_is_404(client, make_check):
     make_check("web", "home", module="counter", enabled=False)
     assert client.get("/checks/web/home").status_code == 404
-    assert counter.CALLS == []
+    assert counter.calls() == []
 
 
 def test_check_with_unacceptable_accept_is_406_and_runs_nothing(client, make_check):
     make_check("web", "c", module="counter")
     assert client.get("/checks/web/c", HTTP_ACCEPT="image/png").status_code == 406
-    assert counter.CALLS == []
+    assert counter.calls() == []
 
 
 def test_check_in_text_is_a_one_line_table(client, make_check):
@@ -124,7 +124,7 @@ def test_second_request_is_served_from_cache(client, make_check):
     make_check("web", "c", module="counter", ttl=60)
     first = client.get("/checks/web/c").json()
     second = client.get("/checks/web/c").json()
-    assert counter.CALLS == [""]
+    assert counter.calls() == [""]
     assert second["data"] == first["data"] == 1
     assert second["datetime"] == first["datetime"]
 
@@ -143,7 +143,7 @@ def test_concurrent_cold_requests_share_one_run(make_check):
     for thread in threads:
         thread.join()
     assert statuses == [200] * 6
-    assert len(counter.CALLS) == 1
+    assert len(counter.calls()) == 1
 
 
 def test_ttl_zero_runs_on_every_request(client, make_check):
@@ -158,7 +158,7 @@ def test_refresh_with_the_secret_runs_again(client, make_check, refresh_secret):
     response = client.get(f"/checks/web/c?refresh={refresh_secret}")
     assert response.status_code == 200
     assert response.json()["data"] == 2
-    assert len(counter.CALLS) == 2
+    assert len(counter.calls()) == 2
 
 
 def test_refresh_overwrites_the_cached_result(client, make_check, refresh_secret):
@@ -166,7 +166,7 @@ def test_refresh_overwrites_the_cached_result(client, make_check, refresh_secret
     client.get("/checks/web/c")
     client.get(f"/checks/web/c?refresh={refresh_secret}")
     assert client.get("/checks/web/c").json()["data"] == 2
-    assert len(counter.CALLS) == 2
+    assert len(counter.calls()) == 2
 
 
 def test_refresh_with_wrong_secret_is_refused(client, make_check, refresh_secret):
@@ -176,7 +176,7 @@ def test_refresh_with_wrong_secret_is_refused(client, make_check, refresh_secret
     # Telescope's UI matches the reason phrase to forget its stored secret.
     assert response.reason_phrase == "Invalid refresh secret"
     assert response.json()["detail"] == "Invalid refresh secret"
-    assert counter.CALLS == []
+    assert counter.calls() == []
 
 
 def test_refresh_with_empty_secret_is_refused(client, make_check, refresh_secret):
@@ -184,7 +184,7 @@ def test_refresh_with_empty_secret_is_refused(client, make_check, refresh_secret
     response = client.get("/checks/web/c?refresh=")
     assert response.status_code == 400
     assert response.reason_phrase == "Invalid refresh secret"
-    assert counter.CALLS == []
+    assert counter.calls() == []
 
 
 def test_refresh_with_wrong_secret_does_not_serve_the_cached_result(
@@ -195,7 +195,7 @@ def test_refresh_with_wrong_secret_does_not_serve_the_cached_result(
     response = client.get("/checks/web/c?refresh=nope")
     assert response.status_code == 400
     assert "data" not in response.json()
-    assert len(counter.CALLS) == 1
+    assert len(counter.calls()) == 1
 
 
 def test_refresh_with_wrong_secret_in_text_says_why(client, make_check, refresh_secret):
@@ -211,7 +211,7 @@ def test_refresh_without_refresh_secret_configured_is_forbidden(client, make_che
     response = client.get("/checks/web/c?refresh=anything")
     assert response.status_code == 403
     assert "REFRESH_SECRET" in response.json()["detail"]
-    assert counter.CALLS == []
+    assert counter.calls() == []
 
 
 def test_refresh_of_an_unknown_check_is_404(client, make_check, refresh_secret):

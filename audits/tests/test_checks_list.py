@@ -111,7 +111,7 @@ def test_checks_list_runs_nothing(client, make_check):
     make_check(module="counter", params={"key": "x"})
     make_check(name="other", module="counter", params={"key": "y"})
     assert client.get("/checks").status_code == 200
-    assert counter.CALLS == []
+    assert counter.calls() == []
 
 
 def test_checks_list_hides_disabled_checks(client, make_check):

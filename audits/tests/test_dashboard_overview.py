@@ -136,7 +136,7 @@ def test_the_page_runs_no_check(staff_client, make_check):
         make_check("p", f"c{i}", module="counter")
     page(staff_client)
     staff_client.get("/dashboard/status.json")
-    assert counter.CALLS == []
+    assert counter.calls() == []
 
 
 def test_the_page_polls_at_the_smallest_ttl_between_5_and_60_s(staff_client, make_check):

@@ -1,10 +1,13 @@
 """
-Checks that misbehave: none of them may end the process that runs them or break
-the answer; each becomes a stored result of what it was (failed or crashed), and
-the next check still passes.
+Checks that misbehave run in the check processes (`audits.execution`), so none of
+them can wedge, stall or end the process that serves, nor break the answer: each
+becomes a stored result of what it was (failed or crashed), and the next check
+still passes.
 """
 
 import json
+import threading
+import time
 
 import pytest
 
@@ -25,6 +28,58 @@ def hostile(make_check):
 def healthy(make_check):
     """A check that passes, to prove the service still runs checks afterwards."""
     return make_check(project="good", name="echo", params={"url": "http://example.com"})
+
+
+def test_a_hanging_check_is_stopped_at_the_time_limit(hostile, healthy, settings):
+    settings.CHECK_TIMEOUT_SECONDS = 0.5
+    started = time.monotonic()
+    result = runner.run_check(hostile("hang"))
+    assert (result.success, result.data) == (False, "Timed out after 0.5 s")
+    assert time.monotonic() - started < 5
+    assert runner.run_check(healthy).success
+
+
+def test_the_pool_recovers_after_more_hanging_runs_than_processes(
+    make_check, healthy, settings
+):
+    settings.CHECK_TIMEOUT_SECONDS = 0.5
+    hanging = [
+        make_check(project="bad", name=f"hang{i}", module=HOSTILE, params={"how": "hang"})
+        for i in range(3 * settings.CHECK_PROCESSES)
+    ]
+    results = runner.run_checks(hanging)
+    assert {r.data for r in results} == {"Timed out after 0.5 s"}
+    assert runner.run_check(healthy).success  # every killed process was replaced
+
+
+def test_a_check_holding_the_gil_does_not_stall_this_process(hostile, settings):
+    settings.CHECK_TIMEOUT_SECONDS = 2
+    worst_gap, done = 0.0, threading.Event()
+
+    def run():
+        try:
+            results.append(runner.run_check(check))
+        finally:
+            done.set()
+
+    check, results = hostile("gil"), []
+    thread = threading.Thread(target=run)
+    thread.start()
+    last = time.monotonic()
+    while not done.is_set():  # what a request thread of the server would do meanwhile
+        time.sleep(0.005)
+        now = time.monotonic()
+        worst_gap, last = max(worst_gap, now - last), now
+    thread.join()
+    assert results[0].data == "Timed out after 2 s"
+    assert worst_gap < 0.1, f"this process stalled {worst_gap:.2f} s while the check ran"
+
+
+def test_a_check_that_ends_its_process_is_a_crash_and_the_process_replaced(hostile, healthy):
+    result = runner.run_check(hostile("os_exit"))
+    assert (result.success, result.crashed) == (False, True)
+    assert result.data == "The check's process died (exit code 1)"
+    assert runner.run_check(healthy).success
 
 
 @pytest.mark.parametrize("how", ["system_exit", "keyboard_interrupt"])

@@ -14,7 +14,7 @@ def test_fresh_result_is_served_from_cache(make_check):
     first = runner.run_check(check)
     second = runner.run_check(check)
     assert first == second
-    assert len(counter.CALLS) == 1
+    assert len(counter.calls()) == 1
 
 
 def test_force_runs_even_when_cached(make_check):
@@ -27,7 +27,7 @@ def test_ttl_zero_means_never_cached(make_check):
     check = make_check(module="counter", ttl=0)
     runner.run_check(check)
     runner.run_check(check)
-    assert len(counter.CALLS) == 2
+    assert len(counter.calls()) == 2
 
 
 def test_ttl_unset_uses_default_ttl(make_check, settings):
@@ -36,7 +36,7 @@ def test_ttl_unset_uses_default_ttl(make_check, settings):
     assert check.get_ttl() == 120
     runner.run_check(check)
     runner.run_check(check)
-    assert len(counter.CALLS) == 1
+    assert len(counter.calls()) == 1
 
 
 def _run_concurrently(check, callers=8):
@@ -56,7 +56,7 @@ def _run_concurrently(check, callers=8):
 def test_concurrent_callers_share_one_run(make_check):
     check = make_check(module="counter", params={"seconds": 0.3}, ttl=60)
     results = _run_concurrently(check)
-    assert len(counter.CALLS) == 1
+    assert len(counter.calls()) == 1
     assert {r.data for r in results} == {1}
 
 
@@ -64,7 +64,7 @@ def test_concurrent_callers_share_one_run(make_check):
 def test_concurrent_callers_share_one_run_even_without_caching(make_check):
     check = make_check(module="counter", params={"seconds": 0.3}, ttl=0)
     _run_concurrently(check)
-    assert len(counter.CALLS) == 1
+    assert len(counter.calls()) == 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -72,7 +72,7 @@ def test_without_the_lock_every_caller_runs(make_check, settings):
     settings.CACHE_LOCK_ENABLED = False
     check = make_check(module="counter", params={"seconds": 0.2}, ttl=60)
     _run_concurrently(check, callers=4)
-    assert len(counter.CALLS) == 4
+    assert len(counter.calls()) == 4
 
 
 def test_check_over_time_limit_fails_without_crashing(make_check, settings):
@@ -124,7 +124,7 @@ def test_placeholders_are_resolved_at_run_time(make_check, monkeypatch):
     monkeypatch.setenv("HOST_A", "example.org")
     monkeypatch.setenv("PORT_A", "8443")
     runner.run_check(check)
-    assert counter.CALLS == ["example.org:8443/x"]
+    assert counter.calls() == ["example.org:8443/x"]
 
 
 def test_placeholder_default_is_used_when_variable_is_unset(make_check, monkeypatch):

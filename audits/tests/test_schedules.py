@@ -98,11 +98,11 @@ def test_scheduled_task_runs_the_check(make_check):
     check = make_check(module="counter", schedule="30s", ttl=600)
     run_scheduled_check(check.pk)
     run_scheduled_check(check.pk)  # a schedule always runs, whatever is cached
-    assert len(counter.CALLS) == 2
+    assert len(counter.calls()) == 2
 
 
 @pytest.mark.django_db
 def test_scheduled_task_of_a_disabled_check_does_nothing(make_check):
     check = make_check(module="counter", schedule="30s", enabled=False)
     run_scheduled_check(check.pk)
-    assert counter.CALLS == []
+    assert counter.calls() == []

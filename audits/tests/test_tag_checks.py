@@ -36,7 +36,7 @@ def test_tag_results_run_only_the_tagged_checks(client, make_check):
     make_check("web", "x", module="counter", params={"key": "x"}, tags=["a"])
     make_check("web", "y", module="counter", params={"key": "y"}, tags=["b"])
     client.get("/checks/tags/a")
-    assert counter.CALLS == ["x"]
+    assert counter.calls() == ["x"]
 
 
 def test_tag_with_a_failing_check_is_503(client, make_check):
@@ -86,4 +86,4 @@ def test_tag_list_without_any_tag_is_404_and_runs_nothing(client, make_check):
     make_check("web", "x", module="counter", tags=["a"])
     response = client.get("/checks/tags/+")
     assert response.status_code == 404
-    assert counter.CALLS == []
+    assert counter.calls() == []

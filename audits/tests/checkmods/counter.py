@@ -1,14 +1,36 @@
-"""Counts its runs in a module global (tests read CALLS); sleeps `seconds` first."""
+"""
+Counts its runs in a file that every process shares (tests read `calls()`): checks
+run in worker processes (`audits.execution`), so a module global would count only
+the runs of one of them. Sleeps `seconds` first.
+"""
 
-import threading
+import fcntl
+import os
+import tempfile
 import time
+from pathlib import Path
 
-CALLS = []
-_lock = threading.Lock()
+# Set once, in the test process; the check processes are forked from it.
+PATH = Path(tempfile.gettempdir()) / f"checkmods-counter-{os.getpid()}"
 
 
 def run(seconds: float = 0.0, key: str = "") -> tuple[bool, int]:
     time.sleep(seconds)
-    with _lock:
-        CALLS.append(key)
-        return True, len(CALLS)
+    with PATH.open("a+") as file:
+        fcntl.flock(file, fcntl.LOCK_EX)  # the append and the count are one step
+        file.write(key + "\n")
+        file.flush()
+        file.seek(0)
+        return True, len(file.read().splitlines())
+
+
+def calls() -> list[str]:
+    """The keys of the runs so far, in order."""
+    try:
+        return PATH.read_text().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def reset() -> None:
+    PATH.unlink(missing_ok=True)

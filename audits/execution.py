@@ -1,0 +1,239 @@
+"""
+Where check code runs: a small supervised pool of worker processes, never a thread
+of the process that answers requests.
+
+A check is code the service does not control. On a thread of the web process, a
+check that hangs keeps its thread for ever, one that holds the GIL (a runaway
+regular expression) stalls every request, and one that raises `SystemExit` ends
+the process. In a check process none of this reaches the server:
+
+* a run past its time limit is stopped: its process is killed (SIGKILL) and
+  replaced, and the run is reported as timed out;
+* any `BaseException` of the check (`SystemExit`, `KeyboardInterrupt` included)
+  is caught in the check process and comes back as a crash;
+* a check process that dies (killed, `os._exit`) is replaced, and its run is a
+  crash;
+* the data is made JSON-safe and capped (`audits.check_data`) in the check
+  process, so nothing that cannot be pickled, stored or served comes back.
+
+Each check process has a pipe of its own to the process that started it, as in
+Celery's prefork pool (AsynPool): billiard's plain `Pool` shares one queue lock
+between its workers, and a worker killed at its hard time limit could leave that
+lock held, after which the pool served nothing (seen under concurrent use). A
+process runs one check at a time and stays up between runs, keeping its HTTP
+keep-alive connections; at most `CHECK_PROCESSES` are started per process that
+runs checks, as they are needed. Processes are forked, so they start in
+milliseconds with the service's settings and check modules already loaded.
+"""
+
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+import time
+import traceback
+from typing import Any
+
+from django.conf import settings
+
+from audits import check_data, checkmodules
+
+# How long a caller may wait for a free check process, in time limits: every run
+# ends at its limit, so only a queue longer than the pool waits this long.
+QUEUE_LIMITS = 4
+# Time the pipe gets beyond the limit before the check process is killed: an async
+# check is cancelled at the limit by its own event loop and says so.
+KILL_GRACE_SECONDS = 0.5
+
+
+class CheckTimeout(Exception):
+    """The run passed its time limit and was stopped."""
+
+
+class CheckCrash(Exception):
+    """The check raised, returned something else than `(bool, data)`, or its process
+    died. The message says which; `trace` is the traceback when there is one."""
+
+    def __init__(self, message: str, trace: str = ""):
+        super().__init__(message)
+        self.trace = trace
+
+
+def call(module_path: str, params: dict, limit: float) -> tuple[bool, Any]:
+    """`run(**params)` of the module in a check process, stopped after `limit` s."""
+    pool = _get_pool()
+    worker = pool.acquire(timeout=limit * QUEUE_LIMITS)
+    job = (module_path, params, limit, settings.CHECK_MAX_DATA_BYTES)
+    try:
+        outcome = worker.run(job, limit + KILL_GRACE_SECONDS)
+    except BaseException:
+        pool.discard(worker)  # killed, dead, or its pipe in an unknown state
+        raise
+    pool.release(worker)
+    if outcome[0] == "timeout":
+        raise CheckTimeout()
+    if outcome[0] == "crash":
+        raise CheckCrash(outcome[1], outcome[2])
+    return outcome[1], outcome[2]
+
+
+class _Worker:
+    """One check process and its end of the pipe."""
+
+    def __init__(self):
+        self.conn, child_conn = _context.Pipe()
+        self.process = _context.Process(target=_serve, args=(child_conn,), daemon=True)
+        self.process.start()
+        child_conn.close()
+
+    def run(self, job: tuple, wait: float) -> tuple:
+        try:
+            self.conn.send(job)
+            if not self.conn.poll(wait):
+                raise CheckTimeout()
+            return self.conn.recv()
+        except (EOFError, OSError) as exc:
+            raise CheckCrash(f"The check's process died ({self._exit_reason()})") from exc
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            os.kill(self.process.pid, signal.SIGKILL)
+        self.process.join(timeout=5)  # reaped, never left a zombie
+        self.conn.close()
+
+    def _exit_reason(self) -> str:
+        self.process.join(timeout=1)
+        code = self.process.exitcode
+        if code is not None and code < 0:
+            return f"signal {signal.Signals(-code).name}"
+        return f"exit code {code}"
+
+
+class _Pool:
+    """Up to `size` check processes, started as they are needed, each lent to one
+    caller at a time."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
+        self.started = 0
+        self.lock = threading.Lock()
+
+    def acquire(self, timeout: float) -> _Worker:
+        try:
+            return self.idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self.lock:
+            may_start = self.started < self.size
+            self.started += may_start
+        if may_start:
+            return self._start()
+        try:
+            return self.idle.get(timeout=timeout)
+        except queue.Empty:
+            raise CheckTimeout() from None
+
+    def release(self, worker: _Worker) -> None:
+        self.idle.put(worker)
+
+    def discard(self, worker: _Worker) -> None:
+        worker.kill()
+        with self.lock:
+            self.started -= 1
+
+    def _start(self) -> _Worker:
+        try:
+            return _Worker()
+        except BaseException:
+            with self.lock:
+                self.started -= 1
+            raise
+
+
+# --- In the check process -------------------------------------------------------------
+
+
+def _serve(conn) -> None:
+    """The check process: run the jobs that come down the pipe until it closes."""
+    _forget_inherited_state()
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return  # the serving process is gone: so is the reason to live
+        conn.send(_run(*job))
+
+
+def _forget_inherited_state() -> None:
+    # The parent's keep-alive connections are its own: a request sent on a copied
+    # socket would interleave with the parent's. Ctrl-C is for the parent to handle.
+    import checks.http
+
+    checks.http.forget_connections()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _run(module_path: str, params: dict, limit: float, max_bytes: int) -> tuple:
+    """("ok", success, data), ("timeout",) or ("crash", message, traceback)."""
+    import asyncio
+
+    started = time.monotonic()
+    try:
+        module = checkmodules.load(module_path)
+        if module.is_async:  # cancelled at the limit by its own loop
+            value = asyncio.run(asyncio.wait_for(module.run(**params), limit))
+        else:
+            value = module.run(**params)
+        success, data = _unpacked(value)
+        return "ok", success, check_data.make_safe(data, max_bytes)
+    except TimeoutError as exc:
+        # Ours (the limit), or one the check raised itself (a socket timeout...).
+        if time.monotonic() - started >= limit * 0.99:
+            return ("timeout",)
+        return "crash", describe(exc), _trace(exc)
+    except BaseException as exc:  # SystemExit too: a check never ends its process
+        return "crash", describe(exc), _trace(exc)
+
+
+def _unpacked(value: Any) -> tuple[bool, Any]:
+    if not (isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], bool)):
+        shown = check_data.as_text(value)[:100]
+        raise TypeError(f"run() must return (success: bool, data), not {shown}")
+    return value
+
+
+def describe(exc: BaseException) -> str:
+    """`Type: message`, even for an exception whose `__str__` raises."""
+    return f"{type(exc).__name__}: {check_data.as_text(exc)}"
+
+
+def _trace(exc: BaseException) -> str:
+    try:
+        return "".join(traceback.format_exception(exc))
+    except Exception:
+        return describe(exc)
+
+
+# --- The pool of this process -----------------------------------------------------------
+
+
+def _get_pool() -> _Pool:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = _Pool(settings.CHECK_PROCESSES)
+        return _pool
+
+
+def _forget_pool_after_fork() -> None:
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()  # a child has none of its parent's workers
+
+
+_context = multiprocessing.get_context("fork")
+_pool: _Pool | None = None
+_pool_lock = threading.Lock()
+os.register_at_fork(after_in_child=_forget_pool_after_fork)
