@@ -8,9 +8,10 @@ The errors API for the dashboard and for scripts, under `/api/errors/`.
 * `GET groups/{id}/counts/?hours=N`: occurrences per hour over the last N hours;
 * `POST groups/{id}/resolve/`, `unresolve/`, `ignore/` (`{"until": ISO}` optional).
 
-Statuses: `?status=active` is `ErrorGroup.objects.visible()` (active groups, and
-ignored ones whose `ignored_until` has passed), `ignored` the groups still ignored,
-`resolved` the resolved ones; without `status`, every group. A group whose ignore
+Statuses: `?status=` filters on the effective status, `ErrorGroup.objects.with_status()`:
+`active` is the active groups and the ignored ones whose `ignored_until` has passed,
+`ignored` the groups still ignored, `resolved` the resolved ones; without `status`,
+every group. A group whose ignore
 period is over reads `"status": "active"` (the next scrape that counts errors of it
 stores that too). An unknown `status` or `ordering` answers 400 listing the allowed
 values; a `service` or `severity` nobody has gives an empty list.
@@ -33,7 +34,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from errors.api import serializers
-from errors.models import ErrorGroup, GroupStatus, HourlyCount
+from errors.models import ErrorGroup, HourlyCount
 from errors.permissions import IsStaffOrToken
 
 
@@ -171,12 +172,7 @@ def filter_groups(groups, service=None, status=None, severity=None, search=None,
     now = now or timezone.now()
     if service:
         groups = groups.filter(service__name=service)
-    if status == GroupStatus.ACTIVE:
-        groups = groups.visible(now)
-    elif status == GroupStatus.IGNORED:
-        groups = groups.filter(status=GroupStatus.IGNORED).exclude(ignored_until__lte=now)
-    elif status:
-        groups = groups.filter(status=status)
+    groups = groups.with_status(status or None, now)
     if severity:
         groups = groups.filter(severity=severity)
     if search:

@@ -66,7 +66,7 @@ class ServiceErrorsView(PeriskopView):
         """The active error groups of a service, in Periskop's shape."""
         service = get_object_or_404(Service, name=service)
         groups = (
-            ErrorGroup.objects.visible().filter(service=service)
+            ErrorGroup.objects.active().filter(service=service)
             .order_by("-last_seen").prefetch_related("occurrences")
         )
         return Response([periskop_group(group) for group in groups])
