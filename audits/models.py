@@ -165,13 +165,21 @@ class Check(models.Model):
         return checkmodules.load(self.module)
 
     def get_ttl(self) -> int:
-        return settings.DEFAULT_TTL if self.ttl is None else self.ttl
+        return self.ttl_or_default(self.ttl)
 
-    def get_plot_path(self) -> str | None:
+    @staticmethod
+    def ttl_or_default(ttl: int | None) -> int:
+        """The TTL of a check whose `ttl` field is `ttl` (for rows read as values)."""
+        return settings.DEFAULT_TTL if ttl is None else ttl
+
+    def get_plot_path(self, module: checkmodules.CheckModule | None = None) -> str | None:
+        """`plot`, else the module's DEFAULT_PLOT; `module` when the caller has it."""
+        if self.plot:
+            return self.plot
         try:
-            return self.plot or self.check_module.default_plot
+            return (module or self.check_module).default_plot
         except checkmodules.ModuleError:
-            return self.plot or None
+            return None
 
     def get_absolute_url(self) -> str:
         return reverse("audits:check", args=[self.project, self.name])
@@ -193,11 +201,12 @@ class Check(models.Model):
         except checkmodules.ModuleError as exc:  # shown, so that someone fixes it
             return f"This check's module is unavailable: {exc}"
 
-    def runtime_params(self, overrides: dict | None = None, secrets=None) -> dict:
-        """Parameters ready for `run()`: placeholders resolved, values cast."""
+    def runtime_params(self, overrides: dict | None = None, secrets=None, module=None) -> dict:
+        """Parameters ready for `run()`: placeholders resolved, values cast.
+        `module`: the check's module, when the caller has loaded it already."""
         resolved = placeholders.resolve(self.params, secrets=secrets)
         resolved.update(overrides or {})
-        return params.validate(self.check_module, resolved, allow_placeholders=False)
+        return params.validate(module or self.check_module, resolved, allow_placeholders=False)
 
     def troubleshooting_url(self) -> str:
         return settings.TROUBLESHOOTING_LINK_TEMPLATE.format(

@@ -13,6 +13,10 @@ The one way a check runs, whoever asks (web request, CLI, worker).
 5. takes resolved secrets back out of the data, caches it for the check's TTL
    (`ttl = 0`: never), logs it and updates the metrics.
 
+What a run derives from the check (its module, parameters, cache key and plot
+path) is derived once, in a `Job`, and the value to plot once, on the `Result`:
+the log, the history and the state all read them from there.
+
 Each real run (not a cached or shared result, nor a run with URL overrides) is then
 stored in the history and may change the check's state (`audits.states`).
 
@@ -41,7 +45,7 @@ from django.core.cache import cache
 from django.db import DatabaseError, connections, transaction
 
 from audits import metrics, plot_value
-from audits.checkmodules import ModuleError
+from audits.checkmodules import CheckModule, ModuleError
 from audits.models import Check
 from audits.params import ParamError
 from foundation import placeholders
@@ -68,6 +72,8 @@ class Result:
     crashed: bool = False
     # True for the caller that ran it, not for cached or shared copies.
     ran: bool = field(default=False, compare=False)
+    # The number at the check's plot path in `data` (None: none, or a crash).
+    scalar: float | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict:
         return {
@@ -76,6 +82,18 @@ class Result:
             "data": self.data,
             "duration": self.duration,
         }
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run of a check, with what it needs derived once."""
+
+    check: Check
+    module: CheckModule
+    params: dict  # resolved and cast
+    secrets: dict  # the resolved values, to take back out of the data
+    key: str  # the cache key
+    plot_path: str | None
 
 
 def run_check(
@@ -159,17 +177,18 @@ def cache_key(check: Check, params: dict) -> str:
 def _result_of(check: Check, force: bool, overrides: dict | None) -> Result:
     secrets: dict[str, str] = {}
     try:
-        params = check.runtime_params(overrides, secrets)
+        module = check.check_module
+        params = check.runtime_params(overrides, secrets, module=module)
     except (ParamError, ModuleError, placeholders.MissingVariable) as exc:
-        return _record(check, _now(), 0, False, f"Cannot run the check: {exc}", True)
-    key = cache_key(check, params)
+        return _record(check, None, _now(), 0, False, f"Cannot run the check: {exc}", True)
+    job = Job(check, module, params, secrets, cache_key(check, params), check.get_plot_path(module))
     if not force and check.get_ttl() > 0:
-        cached = _read(key, since=None)
+        cached = _read(job.key, since=None)
         if cached:
             return cached
     if not settings.CACHE_LOCK_ENABLED:
-        return _run_and_store(check, params, key, secrets)
-    return _run_locked(check, params, key, secrets)
+        return _run_and_store(job)
+    return _run_locked(job)
 
 
 def _run_in_worker(check: Check, force: bool) -> Result:
@@ -179,22 +198,20 @@ def _run_in_worker(check: Check, force: bool) -> Result:
         connections.close_all()  # worker threads must not leak connections
 
 
-def _run_locked(check: Check, params: dict, key: str, secrets: dict) -> Result:
-    lock = CacheLock(key, settings.REDIS_LOCK_TIMEOUT_SECONDS)
+def _run_locked(job: Job) -> Result:
+    lock = CacheLock(job.key, settings.REDIS_LOCK_TIMEOUT_SECONDS)
     waiting_since = time.time()
     deadline = time.monotonic() + settings.REDIS_LOCK_BLOCKING_TIMEOUT_SECONDS
     while not lock.try_acquire():
         time.sleep(POLL_SECONDS)
-        shared = _read(key, since=waiting_since)
+        shared = _read(job.key, since=waiting_since)
         if shared:
             return shared
         if time.monotonic() > deadline:
-            logger.warning("Gave up waiting for the lock of %s; running it", check)
-            return _run_and_store(check, params, key, secrets)
+            logger.warning("Gave up waiting for the lock of %s; running it", job.check)
+            return _run_and_store(job)
     try:
-        return _read(key, since=waiting_since) or _run_and_store(
-            check, params, key, secrets
-        )
+        return _read(job.key, since=waiting_since) or _run_and_store(job)
     finally:
         lock.release()
 
@@ -214,16 +231,16 @@ def _read(key: str, since: float | None) -> Result | None:
     return Result(**{**entry["result"], "ran": False})
 
 
-def _run_and_store(check: Check, params: dict, key: str, secrets: dict) -> Result:
-    result = _execute(check, params, secrets)
-    ttl = check.get_ttl()
+def _run_and_store(job: Job) -> Result:
+    result = _execute(job)
+    ttl = job.check.get_ttl()
     cacheable = ttl > 0 and not result.crashed
     entry = {
         "result": asdict(result),
         "stored_at": time.time(),
         "shared_only": not cacheable,
     }
-    _cache_call("set", key, entry, timeout=ttl if cacheable else SHARED_SECONDS)
+    _cache_call("set", job.key, entry, timeout=ttl if cacheable else SHARED_SECONDS)
     return replace(result, ran=True)
 
 
@@ -236,25 +253,24 @@ def _cache_call(method: str, *args, **kwargs):
         return None
 
 
-def _execute(check: Check, params: dict, secrets: dict) -> Result:
+def _execute(job: Job) -> Result:
     started_at, started = _now(), time.monotonic()
     crashed = False
     try:
-        success, data = _call(check, params)
+        success, data = _call(job.module, job.params)
     except CheckTimeout:
         success, data = False, f"Timed out after {settings.CHECK_TIMEOUT_SECONDS:g} s"
     except Exception as exc:  # a broken check must not take the service down
         trace = "".join(traceback.format_exception(exc))
-        logger.warning("Check %s crashed: %s", check, placeholders.redact(trace, secrets))
+        logger.warning("Check %s crashed: %s", job.check, placeholders.redact(trace, job.secrets))
         success, data, crashed = False, f"{type(exc).__name__}: {exc}", True
-    data = placeholders.redact(_json_safe(data), secrets)
+    data = placeholders.redact(_json_safe(data), job.secrets)
     duration = round((time.monotonic() - started) * 1000)
-    return _record(check, started_at, duration, success, data, crashed)
+    return _record(job.check, job.plot_path, started_at, duration, success, data, crashed)
 
 
-def _call(check: Check, params: dict) -> tuple[bool, Any]:
+def _call(module: CheckModule, params: dict) -> tuple[bool, Any]:
     """`run(**params)` on an execution thread, given up after CHECK_TIMEOUT_SECONDS."""
-    module = check.check_module
     limit = settings.CHECK_TIMEOUT_SECONDS
     started = time.monotonic()
     pool = _pool("execution", max(64, 2 * settings.LIMIT_GLOBAL_CONCURRENCY + 32))
@@ -309,13 +325,13 @@ def _json_safe(data: Any) -> Any:
     return json.loads(json.dumps(data, default=str))
 
 
-def _record(check, started_at, duration, success, data, crashed) -> Result:
-    result = Result(started_at, success, data, duration, crashed)
+def _record(check, plot_path, started_at, duration, success, data, crashed) -> Result:
+    scalar = None if crashed else plot_value.extract(data, plot_path)
+    result = Result(started_at, success, data, duration, crashed, scalar=scalar)
     outcome = "crash" if crashed else ("success" if success else "failure")
     labels = {"project": check.project, "check": check.name}
     metrics.CHECK_RUN_DURATION.labels(**labels).observe(duration / 1000)
     metrics.CHECK_RUNS.labels(**labels, outcome=outcome).inc()
-    plot_path = None if crashed else check.get_plot_path()
     logger.info(
         "",
         extra={
@@ -325,7 +341,7 @@ def _record(check, started_at, duration, success, data, crashed) -> Result:
             "tags": check.tag_names(),
             "success": success,
             "data": json.dumps(data),
-            "plot": plot_value.extract(data, plot_path),
+            "plot": scalar,
         },
     )
     return result
