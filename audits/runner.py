@@ -44,7 +44,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connections, transaction
 
-from audits import metrics, plot_value
+from audits import events, history, metrics, plot_value, states
 from audits.checkmodules import CheckModule, ModuleError
 from audits.models import Check
 from audits.params import ParamError
@@ -148,8 +148,6 @@ def _in_window(checks: list, force: bool, window: int):
 
 def after_runs(pairs, scheduled_for: dict | None = None) -> None:
     """History and state changes of real runs; never fails the caller."""
-    from audits import events, history, states
-
     if not pairs:
         return
     try:
