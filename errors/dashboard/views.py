@@ -174,7 +174,10 @@ def _status_counts(service, now) -> tuple[dict, list]:
     rows = (
         ErrorGroup.objects.filter(service=service).order_by().values("severity")
         .annotate(
-            **{status: Count("pk", filter=status_condition(status, now)) for status in GroupStatus.values},
+            **{
+                status: Count("pk", filter=status_condition(status, now))
+                for status in GroupStatus.values
+            },
             all=Count("pk"),
         )
     )
