@@ -181,7 +181,7 @@ def test_list_query_count_does_not_grow_with_the_groups(staff_client, make_group
 
 def test_list_shows_a_sparkline_of_the_last_day(staff_client, make_group):
     group = make_group("E@x.py")
-    hour = NOW.replace(minute=0, second=0, microsecond=0)
+    hour = timezone.now().replace(minute=0, second=0, microsecond=0)  # the page's current hour
     HourlyCount.objects.create(group=group, hour=hour, count=4)
     HourlyCount.objects.create(group=group, hour=hour - timedelta(hours=3), count=2)
     HourlyCount.objects.create(group=group, hour=hour - timedelta(days=3), count=9)  # too old
@@ -332,7 +332,7 @@ def test_group_page_escapes_messages_and_stack_traces(staff_client, make_group, 
 
 def test_group_page_charts_the_last_seven_days(staff_client, make_group):
     group = make_group("Charted@x")
-    hour = NOW.replace(minute=0, second=0, microsecond=0)
+    hour = timezone.now().replace(minute=0, second=0, microsecond=0)  # the page's current hour
     HourlyCount.objects.create(group=group, hour=hour, count=10)
     HourlyCount.objects.create(group=group, hour=hour - timedelta(hours=30), count=5)
     HourlyCount.objects.create(group=group, hour=hour - timedelta(days=8), count=99)  # too old
