@@ -234,7 +234,9 @@ def _run_and_store(job: Job) -> Result:
     ttl = job.check.get_ttl()
     cacheable = ttl > 0 and not result.crashed
     entry = {
-        "result": asdict(result),
+        # No scalar (only the run's own history and state use it): the cached form
+        # stays the one older processes sharing this cache (a rolling deploy) read.
+        "result": {k: v for k, v in asdict(result).items() if k != "scalar"},
         "stored_at": time.time(),
         "shared_only": not cacheable,
     }
