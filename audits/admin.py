@@ -38,7 +38,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 from django.utils.translation import ngettext
 
-from audits import history, schedules, tasks
+from audits import history, tasks
 from audits.admin_forms import CheckForm
 from audits.models import AlertState, Check, CheckRun, Tag
 from bugtracker.matching import buglists_for_checks
@@ -238,10 +238,6 @@ class CheckAdmin(admin.ModelAdmin):
     def get_inlines(self, request, obj):
         return [CheckRunInline] if obj else []
 
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        schedules.sync(form.instance)
-
     # Columns.
 
     @admin.display(description="tags")
@@ -357,8 +353,7 @@ class CheckAdmin(admin.ModelAdmin):
         changed = list(queryset.exclude(enabled=enabled).select_related("periodic_task"))
         for check in changed:
             check.enabled = enabled
-            check.save(update_fields=["enabled", "updated"])
-            schedules.sync(check)  # a disabled check's schedule is disabled too
+            check.save(update_fields=["enabled", "updated"])  # its schedule follows
             self.log_change(request, check, "Enabled." if enabled else "Disabled.")
         word = "enabled" if enabled else "disabled"
         self.message_user(
@@ -391,7 +386,6 @@ def duplicate_check(check: Check) -> Check:
     copy = Check(**{**copied, "name": _copy_name(check)})
     copy.save()
     copy.tags.set(check.tags.all())
-    schedules.sync(copy)
     return copy
 
 

@@ -6,16 +6,22 @@ What happens when a check starts failing or recovers: one event, sent three ways
   "p/n recovered" (info), fingerprinted by p/n so each check is one Sentry issue;
 * a POST of the event as JSON to each of `WEBHOOK_URLS`, from a task that retries
   (the request never waits for it).
+
+The webhook task lives here, beside the event it delivers, rather than in
+`audits.tasks`: the tasks run checks, the runner sends events, and an event that
+imported the tasks back would close an import cycle.
 """
 
 import logging
 import threading
 
 import sentry_sdk
+from celery import shared_task
 from django.conf import settings
 
 from audits.states import FAILING
 from checks import http
+from foundation.background import enqueue
 
 logger = logging.getLogger("check.state")
 
@@ -55,10 +61,21 @@ def _to_sentry(check, event: dict) -> None:
         sentry_sdk.capture_message(event["message"], level=level)
 
 
-def _to_webhooks(event: dict) -> None:
-    from audits.tasks import send_webhook
-    from foundation.background import enqueue
+# Named as when it was in audits.tasks, so that tasks already queued still run.
+@shared_task(
+    name="audits.tasks.send_webhook",
+    ignore_result=True,
+    autoretry_for=(http.HTTPError,),
+    retry_backoff=True,
+    retry_kwargs={"max_retries": 5},
+)
+def send_webhook(url: str, event: dict) -> None:
+    """POST a state change to one webhook, retrying with backoff."""
+    response = http.fetch("POST", url, json=event)
+    http.raise_for_status(response)
 
+
+def _to_webhooks(event: dict) -> None:
     for url in settings.WEBHOOK_URLS:
         try:
             enqueue(send_webhook, url, event)

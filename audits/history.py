@@ -14,7 +14,6 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from audits import plot_value
 from audits.models import Check, CheckRun
 
 UPTIME_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -72,7 +71,6 @@ def prune(now: datetime | None = None) -> int:
 
 
 def _run_of(check: Check, result, scheduled_for) -> CheckRun:
-    scalar = None if result.crashed else plot_value.extract(result.data, check.get_plot_path())
     return CheckRun(
         audit_check=check,
         started_at=datetime.fromisoformat(result.datetime),
@@ -80,9 +78,9 @@ def _run_of(check: Check, result, scheduled_for) -> CheckRun:
         success=result.success,
         crashed=result.crashed,
         duration=result.duration,
-        scalar=scalar,
+        scalar=result.scalar,
         data=result.data,
-        is_change=(check.last_success, check.last_scalar) != (result.success, scalar),
+        is_change=(check.last_success, check.last_scalar) != (result.success, result.scalar),
     )
 
 

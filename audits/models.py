@@ -4,16 +4,22 @@ stays fresh, and how people find it (project, tags).
 
 Parameters are stored as written in the config, `${VAR}` placeholders included;
 they are resolved only when the check runs (see `foundation.placeholders`).
+
+A check keeps its own schedule (django-celery-beat's `PeriodicTask`, see
+`audits.schedules`) in step itself: on save, on delete, and through the queryset's
+bulk operations, whoever calls them (admin, import, API, shell).
 """
 
 from django.conf import settings
-from django.db import models
-from django.db.models.signals import post_delete
-from django.dispatch import receiver
+from django.db import models, transaction
 from django.urls import reverse
 
-from audits import checkmodules, params
+from audits import checkmodules, params, schedules
 from foundation import placeholders
+
+# What a check's PeriodicTask is made of: a save that touches none of these (the
+# runner's state updates, on every run) leaves the schedule alone, at no query.
+SCHEDULE_FIELDS = frozenset({"project", "name", "schedule", "enabled"})
 
 
 class Tag(models.Model):
@@ -34,6 +40,33 @@ class AlertState(models.TextChoices):
 
 
 class CheckQuerySet(models.QuerySet):
+    def delete(self):
+        """Deletes the checks' schedules too: a schedule must not outlive its check."""
+        with transaction.atomic():
+            tasks = list(self.exclude(periodic_task=None).values_list("periodic_task", flat=True))
+            deleted = super().delete()
+            schedules.remove(tasks)
+        return deleted
+
+    def update(self, **values):
+        if SCHEDULE_FIELDS.isdisjoint(values):
+            return super().update(**values)
+        with transaction.atomic():
+            ids = list(self.values_list("pk", flat=True))  # before the filter may stop matching
+            rows = super().update(**values)
+            for check in self.model.objects.filter(pk__in=ids).select_related("periodic_task"):
+                schedules.sync(check)
+        return rows
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        objs = list(objs)
+        with transaction.atomic():
+            rows = super().bulk_update(objs, fields, *args, **kwargs)
+            if not SCHEDULE_FIELDS.isdisjoint(fields):
+                for check in objs:
+                    schedules.sync(check)
+        return rows
+
     def enabled(self):
         return self.filter(enabled=True)
 
@@ -111,18 +144,42 @@ class Check(models.Model):
     def __str__(self):
         return f"{self.project}/{self.name}"
 
+    def save(self, *args, **kwargs):
+        """Saved with its schedule, in one transaction: a schedule that cannot be
+        written (an invalid one) saves nothing."""
+        fields = kwargs.get("update_fields")
+        if fields is not None and SCHEDULE_FIELDS.isdisjoint(fields):
+            return super().save(*args, **kwargs)
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            schedules.sync(self)
+
+    def delete(self, *args, **kwargs):
+        with transaction.atomic():
+            deleted = super().delete(*args, **kwargs)
+            schedules.remove([self.periodic_task_id])
+        return deleted
+
     @property
     def check_module(self) -> checkmodules.CheckModule:
         return checkmodules.load(self.module)
 
     def get_ttl(self) -> int:
-        return settings.DEFAULT_TTL if self.ttl is None else self.ttl
+        return self.ttl_or_default(self.ttl)
 
-    def get_plot_path(self) -> str | None:
+    @staticmethod
+    def ttl_or_default(ttl: int | None) -> int:
+        """The TTL of a check whose `ttl` field is `ttl` (for rows read as values)."""
+        return settings.DEFAULT_TTL if ttl is None else ttl
+
+    def get_plot_path(self, module: checkmodules.CheckModule | None = None) -> str | None:
+        """`plot`, else the module's DEFAULT_PLOT; `module` when the caller has it."""
+        if self.plot:
+            return self.plot
         try:
-            return self.plot or self.check_module.default_plot
+            return (module or self.check_module).default_plot
         except checkmodules.ModuleError:
-            return self.plot or None
+            return None
 
     def get_absolute_url(self) -> str:
         return reverse("audits:check", args=[self.project, self.name])
@@ -144,11 +201,12 @@ class Check(models.Model):
         except checkmodules.ModuleError as exc:  # shown, so that someone fixes it
             return f"This check's module is unavailable: {exc}"
 
-    def runtime_params(self, overrides: dict | None = None, secrets=None) -> dict:
-        """Parameters ready for `run()`: placeholders resolved, values cast."""
+    def runtime_params(self, overrides: dict | None = None, secrets=None, module=None) -> dict:
+        """Parameters ready for `run()`: placeholders resolved, values cast.
+        `module`: the check's module, when the caller has loaded it already."""
         resolved = placeholders.resolve(self.params, secrets=secrets)
         resolved.update(overrides or {})
-        return params.validate(self.check_module, resolved, allow_placeholders=False)
+        return params.validate(module or self.check_module, resolved, allow_placeholders=False)
 
     def troubleshooting_url(self) -> str:
         return settings.TROUBLESHOOTING_LINK_TEMPLATE.format(
@@ -200,11 +258,3 @@ class CheckRun(models.Model):
     def __str__(self):
         return f"{self.audit_check_id} at {self.started_at:%Y-%m-%d %H:%M:%S}"
 
-
-@receiver(post_delete, sender=Check)
-def _delete_schedule(sender, instance, **kwargs):
-    # Also on bulk deletes (import --prune): a schedule must not outlive its check.
-    if instance.periodic_task_id:
-        from django_celery_beat.models import PeriodicTask
-
-        PeriodicTask.objects.filter(pk=instance.periodic_task_id).delete()

@@ -15,6 +15,10 @@ The one way a check runs, whoever asks (web request, CLI, worker).
 5. takes resolved secrets back out of the data, caches it for the check's TTL
    (`ttl = 0`: never), logs it and updates the metrics.
 
+What a run derives from the check (its module, parameters, cache key and plot
+path) is derived once, in a `Job`, and the value to plot once, on the `Result`:
+the log, the history and the state all read them from there.
+
 Each real run (not a cached or shared result, nor a run with URL overrides) is then
 stored in the history and may change the check's state (`audits.states`).
 
@@ -40,8 +44,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connections, transaction
 
-from audits import execution, metrics, plot_value
-from audits.checkmodules import ModuleError
+from audits import events, execution, history, metrics, plot_value, states
+from audits.checkmodules import CheckModule, ModuleError
 from audits.models import Check
 from audits.params import ParamError
 from foundation import locks, placeholders
@@ -63,6 +67,8 @@ class Result:
     crashed: bool = False
     # True for the caller that ran it, not for cached or shared copies.
     ran: bool = field(default=False, compare=False)
+    # The number at the check's plot path in `data` (None: none, or a crash).
+    scalar: float | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict:
         return {
@@ -71,6 +77,18 @@ class Result:
             "data": self.data,
             "duration": self.duration,
         }
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run of a check, with what it needs derived once."""
+
+    check: Check
+    module: CheckModule
+    params: dict  # resolved and cast
+    secrets: dict  # the resolved values, to take back out of the data
+    key: str  # the cache key
+    plot_path: str | None
 
 
 def run_check(
@@ -125,8 +143,6 @@ def _in_window(checks: list, force: bool, window: int):
 
 def after_runs(pairs, scheduled_for: dict | None = None) -> None:
     """History and state changes of real runs; never fails the caller."""
-    from audits import events, history, states
-
     if not pairs:
         return
     try:
@@ -154,17 +170,18 @@ def cache_key(check: Check, params: dict) -> str:
 def _result_of(check: Check, force: bool, overrides: dict | None) -> Result:
     secrets: dict[str, str] = {}
     try:
-        params = check.runtime_params(overrides, secrets)
+        module = check.check_module
+        params = check.runtime_params(overrides, secrets, module=module)
     except (ParamError, ModuleError, placeholders.MissingVariable) as exc:
-        return _record(check, _now(), 0, False, f"Cannot run the check: {exc}", True)
-    key = cache_key(check, params)
+        return _record(check, None, _now(), 0, False, f"Cannot run the check: {exc}", True)
+    job = Job(check, module, params, secrets, cache_key(check, params), check.get_plot_path(module))
     if not force and check.get_ttl() > 0:
-        cached = _read(key, since=None)
+        cached = _read(job.key, since=None)
         if cached:
             return cached
     if not settings.CACHE_LOCK_ENABLED:
-        return _run_and_store(check, params, key, secrets)
-    return _run_locked(check, params, key, secrets)
+        return _run_and_store(job)
+    return _run_locked(job)
 
 
 def _run_in_worker(check: Check, force: bool) -> Result:
@@ -174,22 +191,20 @@ def _run_in_worker(check: Check, force: bool) -> Result:
         connections.close_all()  # worker threads must not leak connections
 
 
-def _run_locked(check: Check, params: dict, key: str, secrets: dict) -> Result:
-    lock = locks.lock(key, settings.REDIS_LOCK_TIMEOUT_SECONDS)
+def _run_locked(job: Job) -> Result:
+    lock = locks.lock(job.key, settings.REDIS_LOCK_TIMEOUT_SECONDS)
     waiting_since = time.time()
     deadline = time.monotonic() + settings.REDIS_LOCK_BLOCKING_TIMEOUT_SECONDS
     while not locks.try_acquire(lock):
         time.sleep(POLL_SECONDS)
-        shared = _read(key, since=waiting_since)
+        shared = _read(job.key, since=waiting_since)
         if shared:
             return shared
         if time.monotonic() > deadline:
-            logger.warning("Gave up waiting for the lock of %s; running it", check)
-            return _run_and_store(check, params, key, secrets)
+            logger.warning("Gave up waiting for the lock of %s; running it", job.check)
+            return _run_and_store(job)
     try:
-        return _read(key, since=waiting_since) or _run_and_store(
-            check, params, key, secrets
-        )
+        return _read(job.key, since=waiting_since) or _run_and_store(job)
     finally:
         locks.release(lock)
 
@@ -209,16 +224,18 @@ def _read(key: str, since: float | None) -> Result | None:
     return Result(**{**entry["result"], "ran": False})
 
 
-def _run_and_store(check: Check, params: dict, key: str, secrets: dict) -> Result:
-    result = _execute(check, params, secrets)
-    ttl = check.get_ttl()
+def _run_and_store(job: Job) -> Result:
+    result = _execute(job)
+    ttl = job.check.get_ttl()
     cacheable = ttl > 0 and not result.crashed
     entry = {
-        "result": asdict(result),
+        # No scalar (only the run's own history and state use it): the cached form
+        # stays the one older processes sharing this cache (a rolling deploy) read.
+        "result": {k: v for k, v in asdict(result).items() if k != "scalar"},
         "stored_at": time.time(),
         "shared_only": not cacheable,
     }
-    _cache_call("set", key, entry, timeout=ttl if cacheable else SHARED_SECONDS)
+    _cache_call("set", job.key, entry, timeout=ttl if cacheable else SHARED_SECONDS)
     return replace(result, ran=True)
 
 
@@ -231,20 +248,22 @@ def _cache_call(method: str, *args, **kwargs):
         return None
 
 
-def _execute(check: Check, params: dict, secrets: dict) -> Result:
+def _execute(job: Job) -> Result:
     started_at, started = _now(), time.monotonic()
     crashed = False
     try:
-        success, data = execution.call(check.module, params, settings.CHECK_TIMEOUT_SECONDS)
+        success, data = execution.call(
+            job.module.path, job.params, settings.CHECK_TIMEOUT_SECONDS
+        )
     except execution.CheckTimeout:
         success, data = False, f"Timed out after {settings.CHECK_TIMEOUT_SECONDS:g} s"
     except execution.CheckCrash as exc:  # a broken check must not take the service down
-        trace = placeholders.redact(exc.trace or str(exc), secrets)
-        logger.warning("Check %s crashed: %s", check, trace)
+        trace = placeholders.redact(exc.trace or str(exc), job.secrets)
+        logger.warning("Check %s crashed: %s", job.check, trace)
         success, data, crashed = False, str(exc), True
-    data = placeholders.redact(data, secrets)
+    data = placeholders.redact(data, job.secrets)
     duration = round((time.monotonic() - started) * 1000)
-    return _record(check, started_at, duration, success, data, crashed)
+    return _record(job.check, job.plot_path, started_at, duration, success, data, crashed)
 
 
 def _pool(name: str, size: int) -> ThreadPoolExecutor:
@@ -270,13 +289,13 @@ _pools_lock = threading.Lock()
 os.register_at_fork(after_in_child=_forget_pools_after_fork)
 
 
-def _record(check, started_at, duration, success, data, crashed) -> Result:
-    result = Result(started_at, success, data, duration, crashed)
+def _record(check, plot_path, started_at, duration, success, data, crashed) -> Result:
+    scalar = None if crashed else plot_value.extract(data, plot_path)
+    result = Result(started_at, success, data, duration, crashed, scalar=scalar)
     outcome = "crash" if crashed else ("success" if success else "failure")
     labels = {"project": check.project, "check": check.name}
     metrics.CHECK_RUN_DURATION.labels(**labels).observe(duration / 1000)
     metrics.CHECK_RUNS.labels(**labels, outcome=outcome).inc()
-    plot_path = None if crashed else check.get_plot_path()
     logger.info(
         "",
         extra={
@@ -286,7 +305,7 @@ def _record(check, started_at, duration, success, data, crashed) -> Result:
             "tags": check.tag_names(),
             "success": success,
             "data": json.dumps(data),
-            "plot": plot_value.extract(data, plot_path),
+            "plot": scalar,
         },
     )
     return result

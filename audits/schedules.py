@@ -5,7 +5,8 @@ A check's own schedule: an interval or a crontab, fired by Celery beat.
 `1h30m`, `1.5h`, `1d`: `foundation.durations`, whole seconds, at least 1) or a
 five-field crontab such as `*/5 * * * *`, in UTC; `sync()` keeps the matching
 django-celery-beat `PeriodicTask` in step, so beat's database scheduler picks up
-every edit without a restart. A check without a schedule is refreshed ahead of
+every edit without a restart. `Check` calls it whenever it is saved or deleted:
+nobody else needs to. A check without a schedule is refreshed ahead of
 its cache expiry instead (see `audits.tasks.dispatch_refreshes`).
 """
 
@@ -50,9 +51,16 @@ def sync(check) -> None:
         check.save(update_fields=["periodic_task"])
 
 
+def remove(task_ids) -> None:
+    """Delete the PeriodicTasks `task_ids` (None among them is no task)."""
+    task_ids = [pk for pk in task_ids if pk is not None]
+    if task_ids:
+        PeriodicTask.objects.filter(pk__in=task_ids).delete()
+
+
 def _remove(check) -> None:
     if check.periodic_task_id:
-        PeriodicTask.objects.filter(pk=check.periodic_task_id).delete()
+        remove([check.periodic_task_id])
         check.periodic_task = None
 
 

@@ -19,7 +19,6 @@ from datetime import datetime
 
 from django.db.models import F
 
-from audits import plot_value
 from audits.models import AlertState, Check
 
 FAILING, RECOVERED = "failing", "recovered"
@@ -67,8 +66,8 @@ LAST_FIELDS = ("last_run_at", "last_success", "last_scalar")
 def _last(check: Check, result) -> dict:
     """The last-run fields of `result`, also set on `check` (the next run in this
     process compares its result with them)."""
-    scalar = None if result.crashed else plot_value.extract(result.data, check.get_plot_path())
-    last = dict(zip(LAST_FIELDS, (datetime.fromisoformat(result.datetime), result.success, scalar)))
+    started_at = datetime.fromisoformat(result.datetime)
+    last = dict(zip(LAST_FIELDS, (started_at, result.success, result.scalar)))
     for name, value in last.items():
         setattr(check, name, value)
     return last

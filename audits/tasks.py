@@ -7,8 +7,9 @@ Celery tasks of the audits. They take ids, never objects.
 * `run_checks_batch`: runs a batch in parallel, stores history in bulk;
 * `run_check` (queued by `POST /checks/{project}/{name}/runs`) and
   `run_scheduled_check` (a check's own schedule): run one check now;
-* `prune_history` (hourly): deletes runs older than HISTORY_DAYS;
-* `send_webhook`: POSTs a state change to one webhook, retrying with backoff.
+* `prune_history` (hourly): deletes runs older than HISTORY_DAYS.
+
+The task that POSTs a state change to a webhook is `audits.events.send_webhook`.
 """
 
 import logging
@@ -20,7 +21,6 @@ from django.utils import timezone
 
 from audits import history, metrics, refresh, runner
 from audits.models import Check
-from checks import http
 from foundation.background import enqueue
 
 logger = logging.getLogger(__name__)
@@ -69,17 +69,6 @@ def prune_history() -> int:
     deleted = history.prune()
     logger.info("Pruned %d check runs older than %d days", deleted, settings.HISTORY_DAYS)
     return deleted
-
-
-@shared_task(
-    ignore_result=True,
-    autoretry_for=(http.HTTPError,),
-    retry_backoff=True,
-    retry_kwargs={"max_retries": 5},
-)
-def send_webhook(url: str, event: dict) -> None:
-    response = http.fetch("POST", url, json=event)
-    http.raise_for_status(response)
 
 
 def _checks(ids):

@@ -19,7 +19,7 @@ null for a manual bug without a date. `url` is `{BUGTRACKER_URL}/{id}` for Bugzi
 bugs and the stored URL for manual ones.
 
 Each function makes one query, whatever the number of checks, and first asks for
-a sync if the last one is stale (see `bugtracker.sync`; it never waits for it).
+a sync if the last one is stale (see `bugtracker.tasks`; it never waits for it).
 Bugzilla bugs are shown only while Bugzilla is configured and the last successful
 sync returned them.
 """
@@ -31,7 +31,7 @@ from functools import lru_cache
 from django.db.models import Q
 from django.utils import timezone
 
-from bugtracker import sync
+from bugtracker import tasks
 from bugtracker.models import KnownBug, heat
 
 DELIMITERS = r"\s\[\](){}<>,;|\"'"
@@ -63,7 +63,7 @@ def buglists_for_checks(checks, now=None) -> dict:
     result = {check.pk: [] for check in checks}
     if not checks:
         return result
-    sync.request_sync_if_stale()
+    tasks.request_sync_if_stale()
     projects = sorted({check.project for check in checks})
     condition = Q(checks__in=list(result))
     for project in projects:
@@ -81,7 +81,7 @@ def buglists_for_checks(checks, now=None) -> dict:
 
 def buglist_for_error_group(group, now=None) -> list[dict]:
     """The entries of the bugs about one error group, in one query."""
-    sync.request_sync_if_stale()
+    tasks.request_sync_if_stale()
     token = error_group_token(group.service.name, group.aggregation_key)
     condition = Q(error_groups=group.pk) | Q(whiteboard__contains=token)
     bugs, links = _bugs_and_links(condition, "error_groups")

@@ -11,12 +11,12 @@ When it runs:
 
 * `bugtracker.tasks.sync_bugs`, every BUGTRACKER_TTL seconds (at least 60) from
   Celery beat (or the embedded scheduler of `make run`), always asks Bugzilla;
-* `request_sync_if_stale()`, called whenever known bugs are shown, costs one cache
-  read while the last sync is fresh; when it is stale (older than BUGTRACKER_TTL,
-  or than `RETRY_SECONDS` after a failure, or never done in this cache), it queues
-  `sync_bugs` (to the workers, or the in-process pool) at most once per
-  `REQUEST_SECONDS` and returns at once. A request never waits for Bugzilla: it
-  shows what the database has.
+* `bugtracker.tasks.request_sync_if_stale()`, called whenever known bugs are
+  shown, costs one cache read while the last sync is fresh (`claim_request()`);
+  when it is stale (older than BUGTRACKER_TTL, or than `RETRY_SECONDS` after a
+  failure, or never done in this cache), it queues `sync_bugs` (to the workers, or
+  the in-process pool) at most once per `REQUEST_SECONDS` and returns at once. A
+  request never waits for Bugzilla: it shows what the database has.
 
 A failure (tracker down, too slow, an HTTP error, an answer that is not a well-formed
 list of bugs) changes no row: the last good list stays, the failure is logged as a
@@ -102,21 +102,16 @@ def heartbeat_entry() -> str:
     return f"Bugzilla sync failed at {state['at']}: {state['error']} (last success: {since})"
 
 
-def request_sync_if_stale() -> bool:
-    """Queue a sync if the last one is stale; never waits for Bugzilla. True if queued."""
+def claim_request() -> bool:
+    """Whether a page should queue a sync now: the last one is stale and none was
+    requested within REQUEST_SECONDS. True claims the request for the caller."""
     if not enabled():
         return False
     try:
         if is_fresh(cache.get(STATUS_KEY)):
             return False
-        if not cache.add(REQUESTED_KEY, True, timeout=REQUEST_SECONDS):
-            return False  # already queued, or just done
-        from bugtracker.tasks import sync_bugs
-        from foundation.background import enqueue
-
-        enqueue(sync_bugs, False)
-        return True
-    except Exception as exc:  # no cache, no broker: the page is more important
+        return cache.add(REQUESTED_KEY, True, timeout=REQUEST_SECONDS)  # False: already queued
+    except Exception as exc:  # no cache: the page is more important
         logger.warning("Cannot queue a Bugzilla sync: %s", type(exc).__name__)
         return False
 

@@ -33,7 +33,6 @@ from django.utils import timezone
 
 from errors.models import (
     ErrorGroup,
-    GroupStatus,
     HourlyCount,
     Occurrence,
     Service,
@@ -156,15 +155,7 @@ def _apply(group: ErrorGroup, aggregate: AggregateData, increment: int, now) -> 
     if group.last_seen is None:
         group.last_seen = now  # a client that sends counts without samples
     if increment > 0:
-        _reopen(group, now)
-
-
-def _reopen(group: ErrorGroup, now) -> None:
-    """New errors bring a resolved group back (a regression), and end a past ignore."""
-    if group.status == GroupStatus.RESOLVED:
-        group.status, group.resolved_at, group.regression = GroupStatus.ACTIVE, None, True
-    elif group.status == GroupStatus.IGNORED and group.ignored_until and group.ignored_until <= now:
-        group.status, group.ignored_until = GroupStatus.ACTIVE, None
+        group.reopen(now)
 
 
 def _earliest(*moments: datetime | None) -> datetime | None:

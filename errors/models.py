@@ -91,14 +91,36 @@ class GroupStatus(models.TextChoices):
     IGNORED = "ignored"
 
 
-class ErrorGroupQuerySet(models.QuerySet):
-    def visible(self, now=None):
-        """Active groups, and ignored ones whose ignore period is over."""
-        now = now or timezone.now()
-        return self.filter(
-            models.Q(status=GroupStatus.ACTIVE)
-            | models.Q(status=GroupStatus.IGNORED, ignored_until__lte=now)
+def status_condition(status: str, now, prefix: str = "") -> models.Q:
+    """
+    The groups whose effective status is `status` at `now`, as a condition, also
+    through a relation (`prefix="groups__"`). An ignore whose `ignored_until` has
+    passed is over: the group reads active, although its row says ignored until new
+    errors or a person change it (see `ErrorGroup.effective_status`).
+    """
+
+    def q(**lookups):
+        return models.Q(**{f"{prefix}{name}": value for name, value in lookups.items()})
+
+    if status == GroupStatus.ACTIVE:
+        return q(status=GroupStatus.ACTIVE) | q(status=GroupStatus.IGNORED, ignored_until__lte=now)
+    if status == GroupStatus.IGNORED:  # for good, or until a date still to come
+        return q(status=GroupStatus.IGNORED) & (
+            q(ignored_until__isnull=True) | q(ignored_until__gt=now)
         )
+    return q(status=status)
+
+
+class ErrorGroupQuerySet(models.QuerySet):
+    def active(self, now=None):
+        """Active groups, and ignored ones whose ignore period is over."""
+        return self.with_status(GroupStatus.ACTIVE, now)
+
+    def with_status(self, status: str | None, now=None):
+        """The groups whose effective status is `status`; every group when None."""
+        if status is None:
+            return self
+        return self.filter(status_condition(status, now or timezone.now()))
 
 
 class ErrorGroup(models.Model):
@@ -135,6 +157,28 @@ class ErrorGroup(models.Model):
 
     def __str__(self):
         return f"{self.service}: {self.aggregation_key}"
+
+    def ignore_is_over(self, now=None) -> bool:
+        """Ignored until a date that has come (an ignore for good is never over)."""
+        return (
+            self.status == GroupStatus.IGNORED
+            and self.ignored_until is not None
+            and self.ignored_until <= (now or timezone.now())
+        )
+
+    def effective_status(self, now=None) -> str:
+        """The status people read: an ignore period that is over reads active."""
+        return GroupStatus.ACTIVE if self.ignore_is_over(now) else self.status
+
+    def reopen(self, now=None) -> None:
+        """
+        New errors came: a resolved group comes back flagged as a regression, and an
+        ignore that is over ends. Not saved: a scrape saves its groups in bulk.
+        """
+        if self.status == GroupStatus.RESOLVED:
+            self.status, self.resolved_at, self.regression = GroupStatus.ACTIVE, None, True
+        elif self.ignore_is_over(now):
+            self.status, self.ignored_until = GroupStatus.ACTIVE, None
 
     def resolve(self, now=None) -> None:
         self.status, self.resolved_at = GroupStatus.RESOLVED, now or timezone.now()

@@ -13,7 +13,7 @@ import hmac
 
 from django.conf import settings
 from django.shortcuts import redirect
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
@@ -28,13 +28,13 @@ from audits.api.renderers import PlainTextRenderer
 from audits.models import Check
 from bugtracker.matching import buglists_for_checks
 from foundation.access import IsStaffOrToken
+from foundation.api_schema import CREDENTIALS, refusals
 from foundation.background import enqueue
 
 REFRESH_DISABLED = (
     "Refresh is disabled: set the REFRESH_SECRET environment variable of the "
     "service, then call ?refresh=<that secret>."
 )
-
 
 class PublicView(APIView):
     """Read-only endpoints for monitors: no session, no CSRF, no login."""
@@ -49,7 +49,13 @@ class RootView(PublicView):
     renderer_classes = [JSONRenderer]
     content_negotiation_class = AlwaysJSON
 
-    @extend_schema(operation_id="hello", responses=serializers.HelloSerializer)
+    @extend_schema(
+        operation_id="hello",
+        responses={
+            200: serializers.HelloSerializer,
+            302: OpenApiResponse(description="Browsers (Accept: text/html) go to the dashboard."),
+        },
+    )
     def get(self, request):
         """Who this service is, and the settings Telescope's UI reads."""
         if "text/html" in request.headers.get("Accept", ""):
@@ -77,7 +83,13 @@ class CheckListView(PublicView):
 
 
 class ProjectChecksView(PublicView):
-    @extend_schema(operation_id="run_project", responses=serializers.CheckResultSerializer(many=True))
+    @extend_schema(
+        operation_id="run_project",
+        parameters=[serializers.NO_FORMAT],
+        responses=serializers.run_responses(
+            serializers.CheckResultSerializer(many=True), {404: "No enabled check in that project."}
+        ),
+    )
     def get(self, request, project):
         """Run every check of a project; 200 if all passed, 503 if not."""
         checks = _enabled().filter(project=project)
@@ -87,7 +99,13 @@ class ProjectChecksView(PublicView):
 
 
 class TagChecksView(PublicView):
-    @extend_schema(operation_id="run_tags", responses=serializers.CheckResultSerializer(many=True))
+    @extend_schema(
+        operation_id="run_tags",
+        parameters=[serializers.NO_FORMAT],
+        responses=serializers.run_responses(
+            serializers.CheckResultSerializer(many=True), {404: "No enabled check has the tags."}
+        ),
+    )
     def get(self, request, tags):
         """Run every check that has all the tags (`a+b` means a AND b)."""
         names = [t for t in tags.split("+") if t]
@@ -100,13 +118,21 @@ class TagChecksView(PublicView):
 class CheckDetailView(PublicView):
     @extend_schema(
         operation_id="run_check",
-        responses=serializers.CheckResultSerializer,
+        responses=serializers.run_responses(serializers.CheckResultSerializer, {
+            400: "A wrong refresh secret, or a URL parameter of the wrong type.",
+            403: "?refresh= while REFRESH_SECRET is not set.",
+            404: "No such enabled check.",
+        }),
         parameters=[
+            serializers.NO_FORMAT,
             OpenApiParameter("refresh", str, description="REFRESH_SECRET: run now"),
         ],
     )
     def get(self, request, project, name):
-        """Run one check. `?refresh=<secret>` runs it even when cached."""
+        """
+        Run one check. `?refresh=<secret>` runs it even when cached. The module's
+        URL_PARAMETERS may be given in the query string, as `?limit=5`.
+        """
         check = _get_check(project, name)
         refused = _refuse_refresh(request.query_params.get("refresh"))
         if refused:
@@ -124,7 +150,13 @@ class CheckHistoryView(PublicView):
     renderer_classes = [JSONRenderer]
     content_negotiation_class = AlwaysJSON
 
-    @extend_schema(operation_id="check_history", responses=serializers.HistoryPointSerializer(many=True))
+    @extend_schema(
+        operation_id="check_history",
+        responses={
+            200: serializers.HistoryPointSerializer(many=True),
+            **refusals({404: "No such enabled check."}),
+        },
+    )
     def get(self, request, project, name):
         """The check's runs over HISTORY_DAYS: `{t, success, scalar}`, equal neighbours folded."""
         check = _get_check(project, name)
@@ -135,7 +167,13 @@ class ProjectUptimeView(PublicView):
     renderer_classes = [JSONRenderer]
     content_negotiation_class = AlwaysJSON
 
-    @extend_schema(operation_id="project_uptime", responses=serializers.UptimeSerializer)
+    @extend_schema(
+        operation_id="project_uptime",
+        responses={
+            200: serializers.UptimeSerializer,
+            **refusals({404: "No enabled check in that project."}),
+        },
+    )
     def get(self, request, project):
         """Percentage of passing runs of a project's checks over 24 h, 7 d and 30 d."""
         checks = _enabled().filter(project=project)
@@ -148,7 +186,10 @@ class CheckUptimeView(PublicView):
     renderer_classes = [JSONRenderer]
     content_negotiation_class = AlwaysJSON
 
-    @extend_schema(operation_id="check_uptime", responses=serializers.UptimeSerializer)
+    @extend_schema(
+        operation_id="check_uptime",
+        responses={200: serializers.UptimeSerializer, **refusals({404: "No such enabled check."})},
+    )
     def get(self, request, project, name):
         """Percentage of passing runs of a check over 24 h, 7 d and 30 d."""
         return Response(history.uptime([_get_check(project, name)]))
@@ -163,7 +204,18 @@ class CheckRunsView(APIView):
     renderer_classes = [JSONRenderer]
     content_negotiation_class = AlwaysJSON
 
-    @extend_schema(operation_id="queue_run", request=None, responses={202: serializers.QueuedSerializer})
+    @extend_schema(
+        operation_id="queue_run",
+        request=None,
+        responses={
+            202: serializers.QueuedSerializer,
+            **refusals({
+                **CREDENTIALS,
+                404: "No such enabled check.",
+                503: "The task queue is unavailable: try again.",
+            }),
+        },
+    )
     def post(self, request, project, name):
         """Run the check now, in the background; its result replaces the cached one."""
         check = _get_check(project, name)

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from audits import schedules
 from audits.config.reader import CheckSpec
 from audits.models import Check, Tag
 
@@ -87,12 +86,10 @@ def apply(import_plan: ImportPlan) -> None:
         _copy(spec, check)
         check.save()
         check.tags.set([tags[name] for name in spec.tags])
-        schedules.sync(check)
     for change in import_plan.changed:
         _copy(change.spec, change.check)
         change.check.save(update_fields=[*COMPARED_FIELDS, "position", "updated"])
         change.check.tags.set([tags[name] for name in change.spec.tags])
-        schedules.sync(change.check)
     _update_positions(import_plan.unchanged)
     Check.objects.filter(pk__in=[c.pk for c in import_plan.removed]).delete()
 

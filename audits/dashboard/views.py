@@ -77,7 +77,8 @@ def _rows() -> list[Row]:
     rows, by_pk = [], {}
     for pk, project, name, description, state, updated, ttl in values:
         url = f"{prefix}{quote(project, safe='')}/{quote(name, safe='')}/"
-        row = Row(pk, project, name, state, updated, _ttl(ttl), markup.summary(description), url)
+        ttl = Check.ttl_or_default(ttl)
+        row = Row(pk, project, name, state, updated, ttl, markup.summary(description), url)
         rows.append(row)
         by_pk[pk] = row
     pairs = (
@@ -88,10 +89,6 @@ def _rows() -> list[Row]:
     for check_id, tag in pairs:
         by_pk[check_id].tags.append(tag)
     return rows
-
-
-def _ttl(ttl: int | None) -> int:
-    return settings.DEFAULT_TTL if ttl is None else ttl
 
 
 def refresh_seconds(ttls) -> int:
@@ -279,7 +276,7 @@ def status(request):
     entries, ttls = {}, []
     for project, name, state, updated, ttl in values:
         entries[f"{project}/{name}"] = {"state": state, "updated": _iso(updated)}
-        ttls.append(_ttl(ttl))
+        ttls.append(Check.ttl_or_default(ttl))
     body = json.dumps(
         {"refresh": refresh_seconds(ttls), "checks": entries}, separators=(",", ":")
     ).encode()
@@ -353,7 +350,7 @@ def check_detail(request, project, name):
             for tag in tags
         ],
         "ttl": ttl,
-        "refresh": max(MIN_REFRESH, min(MAX_REFRESH, ttl)),
+        "refresh": refresh_seconds([ttl]),
         "bugs": buglists_for_checks([check])[check.pk],
         "uptime": history.uptime([check], now=now),
         "plot": history_chart.render(points, since, now),

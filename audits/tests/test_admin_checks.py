@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from audits import runner, schedules, tasks
+from audits import runner, tasks
 from audits.models import AlertState, Check, CheckRun, Tag
 from bugtracker.models import KnownBug
 
@@ -141,7 +141,6 @@ def test_run_now_runs_the_check(admin_client, make_check):
 
 def test_enable_and_disable_follow_the_schedule(admin_client, make_check):
     scheduled = make_check(name="scheduled", schedule="5m")
-    schedules.sync(scheduled)
     plain = make_check(name="plain")
     response = act(admin_client, "disable", [scheduled, plain])
     assert messages_of(response) == ["2 checks disabled."]
@@ -157,7 +156,6 @@ def test_enable_and_disable_follow_the_schedule(admin_client, make_check):
 def test_duplicate_copies_the_check_its_tags_and_schedule(admin_client, make_check):
     check = make_check(tags=["web", "critical"], params={"url": "https://h/${TOKEN}"},
                        schedule="*/5 * * * *", ttl=30, description="d")
-    schedules.sync(check)
     set_state(check, last_success=False, alert_state=AlertState.FAILING)
     response = act(admin_client, "duplicate", [check])
     assert messages_of(response) == ["Duplicated 1 check: proj/check-copy."]

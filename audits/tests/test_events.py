@@ -43,10 +43,8 @@ def test_each_webhook_receives_the_event(make_check, upstream, settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_failing_webhook_is_retried(make_check, upstream, settings, monkeypatch):
-    from audits import tasks
-
-    monkeypatch.setattr(tasks.send_webhook, "retry_backoff", False)
-    monkeypatch.setattr(tasks.send_webhook, "default_retry_delay", 0)
+    monkeypatch.setattr(events.send_webhook, "retry_backoff", False)
+    monkeypatch.setattr(events.send_webhook, "default_retry_delay", 0)
     settings.WEBHOOK_URLS = [upstream.route("/hook", status=502)]
     events.emit(make_check(), states.FAILING, FAILED)
     wait_until(lambda: upstream.hits("/hook") >= 2)

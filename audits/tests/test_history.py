@@ -7,30 +7,45 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from audits import history, runner
-from audits.models import CheckRun
+from audits import checkmodules, history, plot_value, runner
+from audits.models import Check, CheckRun
 from audits.runner import Result
 
 
 def run_at(check, minutes_ago: float, success=True, limit=1) -> None:
+    """A run of the echo check `minutes_ago`, whose plotted value is `limit`."""
     when = (timezone.now() - timedelta(minutes=minutes_ago)).isoformat()
-    result = Result(when, success, {"limit": limit}, 3, ran=True)
+    result = Result(when, success, {"limit": limit}, 3, ran=True, scalar=float(limit))
     runner.after_runs([(check, result)])
 
 
 @pytest.mark.django_db
 def test_every_run_is_stored_with_its_plot_value(make_check):
-    check = make_check()  # echo: DEFAULT_PLOT is .limit
-    run_at(check, 1, limit=7)
+    check = make_check(params={"url": "u", "limit": 7})  # echo: DEFAULT_PLOT is .limit
+    runner.run_check(check)
     run = CheckRun.objects.get()
-    assert (run.success, run.scalar, run.duration, run.data) == (True, 7.0, 3, {"limit": 7})
+    assert (run.success, run.scalar, run.data["limit"]) == (True, 7.0, 7)
+    assert Check.objects.get().last_scalar == 7.0
 
 
 @pytest.mark.django_db
 def test_check_plot_overrides_the_module_default(make_check):
-    check = make_check(plot=".other")
-    run_at(check, 1, limit=7)
+    check = make_check(params={"url": "u", "limit": 7}, plot=".other")
+    runner.run_check(check)
     assert CheckRun.objects.get().scalar is None
+
+
+@pytest.mark.django_db
+def test_a_run_loads_its_module_and_extracts_its_plot_value_once(make_check, monkeypatch):
+    """The log, the history and the state read the values the run derived once."""
+    check = make_check(params={"url": "u", "limit": 7})
+    loads, extracts = [], []
+    load, extract = checkmodules.load, plot_value.extract
+    monkeypatch.setattr(checkmodules, "load", lambda path: loads.append(path) or load(path))
+    monkeypatch.setattr(plot_value, "extract", lambda *a: extracts.append(a) or extract(*a))
+    runner.run_check(check)
+    assert (len(loads), len(extracts)) == (1, 1)
+    assert CheckRun.objects.get().scalar == Check.objects.get().last_scalar == 7.0
 
 
 @pytest.mark.django_db

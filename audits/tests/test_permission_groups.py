@@ -1,6 +1,6 @@
 """
-The "Read-only staff" and "Editors" groups made by a migration, and API tokens
-managed in the admin.
+The "Read-only staff" and "Editors" groups, to which each app grants its own
+permissions from a migration of its own, and API tokens managed in the admin.
 """
 
 import importlib
@@ -16,13 +16,19 @@ from django.apps import apps as global_apps
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission, User
 from django.db import connection
+from django.db.migrations.loader import MigrationLoader
 from rest_framework.authtoken.models import Token
 
 from audits.models import Check, CheckRun
 from errors.models import Service
+from foundation.permission_groups import EDITORS, READ_ONLY
 
-groups_migration = importlib.import_module("audits.migrations.0003_permission_groups")
-READ_ONLY, EDITORS = groups_migration.READ_ONLY, groups_migration.EDITORS
+# Each app's migration that grants its permissions to the groups.
+GRANTS = {
+    "audits": "audits.migrations.0003_permission_groups",
+    "errors": "errors.migrations.0002_permission_groups",
+    "bugtracker": "bugtracker.migrations.0002_permission_groups",
+}
 BEAT_MODELS = {
     "periodictask", "intervalschedule", "crontabschedule", "solarschedule", "clockedschedule",
 }
@@ -49,11 +55,20 @@ def permissions_of(group):
     return set(group.permissions.values_list("content_type__app_label", "codename"))
 
 
+def run_grants(*app_labels, backwards=False):
+    """Run the grant migrations of `app_labels` (default: all), or reverse them."""
+    editor = SimpleNamespace(connection=connection)
+    for app_label in app_labels or GRANTS:
+        operations = importlib.import_module(GRANTS[app_label]).Migration.operations
+        for operation in reversed(operations) if backwards else operations:
+            (operation.reverse_code if backwards else operation.code)(global_apps, editor)
+
+
 @pytest.fixture
 def groups(db):
-    """The two groups, as the migration makes them (an earlier test that flushed
-    the database may have removed them; the migration is idempotent)."""
-    groups_migration.create_groups(global_apps, SimpleNamespace(connection=connection))
+    """The two groups, as the migrations make them (an earlier test that flushed
+    the database may have removed them; the migrations are idempotent)."""
+    run_grants()
     return Group.objects.get(name=READ_ONLY), Group.objects.get(name=EDITORS)
 
 
@@ -72,12 +87,10 @@ def check_form(check, **changes):
     }
 
 
-def test_fresh_database_has_both_groups_after_migrate(tmp_path):
-    """A real `migrate` of an empty database, where post_migrate has not yet made
-    any permission when the migration runs."""
-    database = tmp_path / "fresh.sqlite3"
+def migrate(database, *args) -> None:
+    """`manage.py migrate *args` on the SQLite file `database`, in a subprocess."""
     completed = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"],
+        [sys.executable, "manage.py", "migrate", "--noinput", *args],
         cwd=settings.BASE_DIR,
         env={
             **os.environ, "DATABASE_URL": f"sqlite:///{database}",
@@ -86,6 +99,9 @@ def test_fresh_database_has_both_groups_after_migrate(tmp_path):
         capture_output=True, text=True, timeout=600,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
+
+
+def granted_in(database) -> dict[str, set]:
     rows = sqlite3.connect(database).execute(
         "SELECT g.name, ct.app_label, p.codename FROM auth_group g"
         " JOIN auth_group_permissions gp ON gp.group_id = g.id"
@@ -95,8 +111,61 @@ def test_fresh_database_has_both_groups_after_migrate(tmp_path):
     granted = {name: set() for name in (READ_ONLY, EDITORS)}
     for name, app_label, codename in rows:
         granted[name].add((app_label, codename))
+    return granted
+
+
+def test_fresh_database_has_both_groups_after_migrate(tmp_path):
+    """A real `migrate` of an empty database, where post_migrate has not yet made
+    any permission when the migrations run."""
+    database = tmp_path / "fresh.sqlite3"
+    migrate(database)
+    granted = granted_in(database)
     assert granted[READ_ONLY] == expected_read_only()
     assert granted[EDITORS] == expected_editors()
+
+
+def test_database_granted_by_the_former_migration_gets_nothing_twice(tmp_path):
+    """Databases that ran the former audits 0003, which granted every app's
+    permissions, then run the new errors and bugtracker migrations."""
+    database = tmp_path / "existing.sqlite3"
+    migrate(database)
+    migrate(database, "errors", "0001", "--fake")  # as if they never ran
+    migrate(database, "bugtracker", "0001", "--fake")
+    migrate(database)
+    granted = granted_in(database)
+    assert granted[READ_ONLY] == expected_read_only()
+    assert granted[EDITORS] == expected_editors()
+
+
+def test_each_app_migration_depends_only_on_what_its_models_need():
+    """An app's migrations wait only for the apps its models point to (and for the
+    permission tables): errors never waits for audits, audits never for errors."""
+    allowed_extra = {"auth", "contenttypes"}
+    graph = MigrationLoader(None, ignore_no_migrations=True).graph
+    for app_label in GRANTS:
+        needed = {
+            field.related_model._meta.app_label
+            for model in global_apps.get_app_config(app_label).get_models()
+            for field in model._meta.get_fields()
+            if field.is_relation and field.related_model and not field.auto_created
+        }
+        for key, node in graph.nodes.items():
+            if key[0] != app_label:
+                continue
+            others = {label for label, _ in node.dependencies} - {app_label}
+            assert others <= needed | allowed_extra, (
+                f"{key[0]}.{key[1]} depends on {sorted(others - needed - allowed_extra)}, "
+                f"which {app_label}'s models do not need: grant permissions per app "
+                "(foundation.permission_groups.grant_operation) in the app's own migration."
+            )
+
+
+def test_each_app_grants_its_own_permissions_alone(db):
+    Group.objects.filter(name__in=[READ_ONLY, EDITORS]).delete()
+    run_grants("errors")
+    read_only, editors = (Group.objects.get(name=n) for n in (READ_ONLY, EDITORS))
+    assert permissions_of(read_only) == {p for p in expected_read_only() if p[0] == "errors"}
+    assert permissions_of(editors) == {p for p in expected_editors() if p[0] == "errors"}
 
 
 def test_read_only_group_views_everything_and_changes_nothing(groups):
@@ -121,10 +190,10 @@ def test_editors_edit_checks_errors_and_schedules_only(groups):
 
 
 def test_migration_makes_missing_permissions_itself(db):
-    """On a fresh database the permissions do not exist yet when the migration runs."""
+    """On a fresh database the permissions do not exist yet when the migrations run."""
     Group.objects.filter(name__in=[READ_ONLY, EDITORS]).delete()
     Permission.objects.filter(content_type__app_label__in=["audits", "errors"]).delete()
-    groups_migration.create_groups(global_apps, SimpleNamespace(connection=connection))
+    run_grants()
     assert permissions_of(Group.objects.get(name=EDITORS)) == expected_editors()
     assert permissions_of(Group.objects.get(name=READ_ONLY)) == expected_read_only()
 
@@ -133,10 +202,16 @@ def test_migration_keeps_existing_groups_and_reverses(groups):
     read_only, _ = groups
     extra = Permission.objects.get(codename="add_user")
     read_only.permissions.add(extra)
-    groups_migration.create_groups(global_apps, SimpleNamespace(connection=connection))
+    run_grants()
     assert extra in Group.objects.get(name=READ_ONLY).permissions.all()
-    groups_migration.delete_groups(global_apps, SimpleNamespace(connection=connection))
-    assert not Group.objects.filter(name__in=[READ_ONLY, EDITORS]).exists()
+    run_grants("audits", backwards=True)  # the other apps' permissions stay
+    assert {a for a, _ in permissions_of(Group.objects.get(name=EDITORS))} == {
+        "errors", "bugtracker",
+    }
+    run_grants("errors", "bugtracker", backwards=True)
+    assert not Group.objects.filter(name=EDITORS).exists()
+    # A group that a person gave another permission keeps it, and only it.
+    assert list(Group.objects.get(name=READ_ONLY).permissions.all()) == [extra]
 
 
 def test_read_only_user_views_a_check_but_cannot_change_it(client, groups, make_check):

@@ -4,6 +4,7 @@ import logging
 import threading
 
 import pytest
+from django.core.cache import cache
 
 from audits import runner
 from audits.tests.checkmods import counter
@@ -105,6 +106,16 @@ def test_crashed_result_is_not_cached(make_check):
     runner.run_check(check)
     key = runner.cache_key(check, check.runtime_params())
     assert runner._read(key, since=None) is None
+
+
+def test_cached_results_keep_the_form_older_processes_read(make_check):
+    """During a rolling deploy old and new processes share the cache: an entry
+    must hold only the fields every version's Result takes."""
+    check = make_check(params={"url": "u", "limit": 7})
+    assert runner.run_check(check).scalar == 7.0
+    entry = cache.get(runner.cache_key(check, check.runtime_params()))
+    assert set(entry["result"]) == {"datetime", "success", "data", "duration", "crashed", "ran"}
+    assert runner.run_check(check) == runner.run_check(check)  # read back from the cache
 
 
 def test_run_returning_something_else_than_a_pair_is_a_crash(make_check):

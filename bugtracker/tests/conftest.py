@@ -85,7 +85,7 @@ def bugzilla(upstream, settings, fast_http):
 def no_lazy_sync(monkeypatch):
     """Records the syncs pages queue instead of running them."""
     queued = []
-    monkeypatch.setattr("foundation.background.enqueue", lambda task, *args: queued.append(args))
+    monkeypatch.setattr("bugtracker.tasks.enqueue", lambda task, *args: queued.append(args))
     return queued
 
 

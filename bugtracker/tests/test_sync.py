@@ -126,7 +126,7 @@ def test_a_second_sync_within_the_ttl_makes_no_request(bugzilla):
     sync.sync(force=False)
     assert sync.sync(force=False) is None
     assert bugzilla.hits == 1
-    assert sync.request_sync_if_stale() is False
+    assert tasks.request_sync_if_stale() is False
 
 
 def test_after_the_ttl_it_searches_again(bugzilla, settings):
@@ -143,8 +143,8 @@ def test_the_periodic_task_always_searches(bugzilla):
 
 
 def test_a_stale_list_queues_one_sync_and_returns_at_once(bugzilla, no_lazy_sync):
-    assert sync.request_sync_if_stale() is True
-    assert sync.request_sync_if_stale() is False  # already queued
+    assert tasks.request_sync_if_stale() is True
+    assert tasks.request_sync_if_stale() is False  # already queued
     assert no_lazy_sync == [(False,)]
     assert bugzilla.hits == 0
 
@@ -224,7 +224,7 @@ def test_a_failure_is_retried_sooner_than_the_ttl(good_list, settings, no_lazy_s
     good_list.answer(status=500, body="down")
     failed = sync.sync()
     assert sync.is_fresh(failed)  # not hammered on every page
-    assert sync.request_sync_if_stale() is False
+    assert tasks.request_sync_if_stale() is False
     later = datetime.fromisoformat(failed["at"]) + timedelta(seconds=sync.RETRY_SECONDS + 1)
     assert not sync.is_fresh(failed, now=later)
     assert sync.is_fresh({**failed, "ok": True}, now=later)  # a success lasts the TTL
@@ -252,7 +252,7 @@ def test_a_cache_outage_does_not_stop_the_sync(bugzilla, monkeypatch):
     bugzilla.answer([bz_bug(1, "telescope prod p/a")])
     assert sync.sync()["ok"] is True
     assert set(stored()) == {"1"}
-    assert sync.request_sync_if_stale() is False  # and pages are not broken
+    assert tasks.request_sync_if_stale() is False  # and pages are not broken
 
 
 # --- turned off -------------------------------------------------------------------------
@@ -261,7 +261,7 @@ def test_a_cache_outage_does_not_stop_the_sync(bugzilla, monkeypatch):
 def test_an_empty_url_turns_bugzilla_off(bugzilla, settings, no_lazy_sync):
     settings.BUGTRACKER_URL = ""
     assert sync.sync() is None
-    assert sync.request_sync_if_stale() is False
+    assert tasks.request_sync_if_stale() is False
     assert bugzilla.hits == 0 and no_lazy_sync == []
     assert sync.heartbeat_entry() == "disabled"
 

@@ -32,13 +32,6 @@ def _choice(choices, **kwargs) -> serializers.ChoiceField:
     )
 
 
-def effective_status(group: ErrorGroup, now) -> str:
-    """An ignore whose `ignored_until` has passed is over: the group is active again."""
-    if group.status == GroupStatus.IGNORED and group.ignored_until and group.ignored_until <= now:
-        return GroupStatus.ACTIVE
-    return group.status
-
-
 class GroupFilterSerializer(serializers.Serializer):
     """The query parameters of `GET /api/errors/groups/`."""
 
@@ -77,7 +70,7 @@ class ErrorGroupSerializer(serializers.ModelSerializer):
     def get_status(self, group) -> str:
         if "now" not in self.context:
             self.context["now"] = timezone.now()
-        return effective_status(group, self.context["now"])
+        return group.effective_status(self.context["now"])
 
     def get_url(self, group) -> str:
         return self._url("group-detail", group)

@@ -8,9 +8,10 @@ The errors API for the dashboard and for scripts, under `/api/errors/`.
 * `GET groups/{id}/counts/?hours=N`: occurrences per hour over the last N hours;
 * `POST groups/{id}/resolve/`, `unresolve/`, `ignore/` (`{"until": ISO}` optional).
 
-Statuses: `?status=active` is `ErrorGroup.objects.visible()` (active groups, and
-ignored ones whose `ignored_until` has passed), `ignored` the groups still ignored,
-`resolved` the resolved ones; without `status`, every group. A group whose ignore
+Statuses: `?status=` filters on the effective status, `ErrorGroup.objects.with_status()`:
+`active` is the active groups and the ignored ones whose `ignored_until` has passed,
+`ignored` the groups still ignored, `resolved` the resolved ones; without `status`,
+every group. A group whose ignore
 period is over reads `"status": "active"` (the next scrape that counts errors of it
 stores that too). An unknown `status` or `ordering` answers 400 listing the allowed
 values; a `service` or `severity` nobody has gives an empty list.
@@ -33,8 +34,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from errors.api import serializers
-from errors.models import ErrorGroup, GroupStatus, HourlyCount
+from errors.models import ErrorGroup, HourlyCount
 from foundation.access import IsStaffOrToken
+from foundation.api_schema import CREDENTIALS, field_errors, refusals
 
 
 class GroupPagination(PageNumberPagination):
@@ -57,13 +59,29 @@ MUTATION = {
 }
 
 
+UNKNOWN_GROUP = {404: "No such group."}
+# What the mutations answer: the group as it is now, or why not.
+MUTATED = {
+    200: serializers.ErrorGroupDetailSerializer,
+    **refusals({**CREDENTIALS, **UNKNOWN_GROUP}),
+}
+
+
 @extend_schema_view(
     list=extend_schema(
         operation_id="errors_groups_list",
         parameters=[serializers.GroupFilterSerializer],
         description="Error groups, 50 a page. An unknown `status` or `ordering` is a 400.",
+        responses={
+            200: serializers.ErrorGroupSerializer(many=True),
+            400: field_errors("An unknown `status` or `ordering`, listing the allowed values."),
+            **refusals({404: "A page past the last one."}),
+        },
     ),
-    retrieve=extend_schema(operation_id="errors_groups_retrieve"),
+    retrieve=extend_schema(
+        operation_id="errors_groups_retrieve",
+        responses={200: serializers.ErrorGroupDetailSerializer, **refusals(UNKNOWN_GROUP)},
+    ),
 )
 class GroupViewSet(viewsets.ReadOnlyModelViewSet):
     """Error groups: aggregated exceptions of a service, one per aggregation key."""
@@ -93,7 +111,10 @@ class GroupViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         operation_id="errors_group_occurrences",
-        responses=serializers.OccurrenceSerializer(many=True),
+        responses={
+            200: serializers.OccurrenceSerializer(many=True),
+            **refusals({404: "No such group, or a page past the last one."}),
+        },
     )
     @action(
         detail=True,
@@ -109,7 +130,11 @@ class GroupViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         operation_id="errors_group_counts",
         parameters=[serializers.CountsQuerySerializer],
-        responses=serializers.CountsSerializer,
+        responses={
+            200: serializers.CountsSerializer,
+            400: field_errors("`hours` out of range."),
+            **refusals(UNKNOWN_GROUP),
+        },
     )
     @action(detail=True, serializer_class=serializers.CountsSerializer, pagination_class=None)
     def counts(self, request, pk=None):
@@ -134,7 +159,7 @@ class GroupViewSet(viewsets.ReadOnlyModelViewSet):
         }
         return Response(serializers.CountsSerializer(document).data)
 
-    @extend_schema(operation_id="errors_group_resolve", request=None)
+    @extend_schema(operation_id="errors_group_resolve", request=None, responses=MUTATED)
     @action(detail=True, **MUTATION)
     def resolve(self, request, pk=None):
         """Resolve: hidden from the active list until it happens again (a regression)."""
@@ -142,7 +167,7 @@ class GroupViewSet(viewsets.ReadOnlyModelViewSet):
         group.resolve()
         return self._group(group)
 
-    @extend_schema(operation_id="errors_group_unresolve", request=None)
+    @extend_schema(operation_id="errors_group_unresolve", request=None, responses=MUTATED)
     @action(detail=True, **MUTATION)
     def unresolve(self, request, pk=None):
         """Back to active, whether it was resolved or ignored."""
@@ -150,7 +175,11 @@ class GroupViewSet(viewsets.ReadOnlyModelViewSet):
         group.unresolve()
         return self._group(group)
 
-    @extend_schema(operation_id="errors_group_ignore", request=serializers.IgnoreSerializer)
+    @extend_schema(
+        operation_id="errors_group_ignore",
+        request=serializers.IgnoreSerializer,
+        responses={**MUTATED, 400: field_errors("`until` is not a date to come.")},
+    )
     @action(detail=True, **MUTATION)
     def ignore(self, request, pk=None):
         """Ignore for good, or until `until` (ISO 8601, in the future)."""
@@ -171,12 +200,7 @@ def filter_groups(groups, service=None, status=None, severity=None, search=None,
     now = now or timezone.now()
     if service:
         groups = groups.filter(service__name=service)
-    if status == GroupStatus.ACTIVE:
-        groups = groups.visible(now)
-    elif status == GroupStatus.IGNORED:
-        groups = groups.filter(status=GroupStatus.IGNORED).exclude(ignored_until__lte=now)
-    elif status:
-        groups = groups.filter(status=status)
+    groups = groups.with_status(status or None, now)
     if severity:
         groups = groups.filter(severity=severity)
     if search:

@@ -48,6 +48,7 @@ from errors.models import (
     Target,
     TargetCount,
     TargetStatus,
+    status_condition,
 )
 from foundation.access import dashboard_access
 
@@ -88,14 +89,6 @@ def _query(params: dict, **changes) -> str:
 # --- services -----------------------------------------------------------------------
 
 
-def _active_q(prefix: str = "", now=None) -> Q:
-    """`ErrorGroup.objects.visible()` as a condition, through a relation."""
-    now = now or timezone.now()
-    return Q(**{f"{prefix}status": GroupStatus.ACTIVE}) | Q(
-        **{f"{prefix}status": GroupStatus.IGNORED, f"{prefix}ignored_until__lte": now}
-    )
-
-
 def _target_count(**condition):
     rows = (
         Target.objects.filter(service=OuterRef("pk"), **condition)
@@ -108,7 +101,7 @@ def _target_count(**condition):
 @dashboard_access
 def services(request):
     """Every service with its active error groups, in one query."""
-    active = _active_q("groups__")
+    active = status_condition(GroupStatus.ACTIVE, timezone.now(), prefix="groups__")
     rows = Service.objects.annotate(
         active_groups=Count("groups", filter=active),
         active_events=Coalesce(Sum("groups__total_count", filter=active), 0),
@@ -148,15 +141,13 @@ def _list_params(request) -> dict:
 
 def _status_counts(service, now) -> tuple[dict, list]:
     """Groups per status, and the severities the service has, in one query."""
-    still_ignored = Q(status=GroupStatus.IGNORED) & (
-        Q(ignored_until__isnull=True) | Q(ignored_until__gt=now)
-    )
     rows = (
         ErrorGroup.objects.filter(service=service).order_by().values("severity")
         .annotate(
-            active=Count("pk", filter=_active_q(now=now)),
-            resolved=Count("pk", filter=Q(status=GroupStatus.RESOLVED)),
-            ignored=Count("pk", filter=still_ignored),
+            **{
+                status: Count("pk", filter=status_condition(status, now))
+                for status in GroupStatus.values
+            },
             all=Count("pk"),
         )
     )
@@ -207,7 +198,7 @@ def service_groups(request, service):
     for group in rows:
         group.url = group_url(service.name, group.aggregation_key)
         group.spark = sparks[group.pk]
-        group.shown_status = _shown_status(group, now)
+        group.shown_status = group.effective_status(now)
     counts, severities = _status_counts(service, now)
     if params["severity"] and params["severity"] not in severities:
         severities.append(params["severity"])
@@ -244,13 +235,6 @@ def service_groups(request, service):
         spark_hours=SPARK_HOURS,
     )
     return render(request, "dashboard/errors/service.html", context)
-
-
-def _shown_status(group, now) -> str:
-    """The status people should read: an ignore period that is over reads active."""
-    if group.status == GroupStatus.IGNORED and group.ignored_until and group.ignored_until <= now:
-        return GroupStatus.ACTIVE
-    return group.status
 
 
 # --- one group ----------------------------------------------------------------------
@@ -370,7 +354,7 @@ def group_detail(request, service, key):
         group=group,
         group_url=url,
         action_url=url + (f"?{request.META['QUERY_STRING']}" if request.META.get("QUERY_STRING") else ""),
-        shown_status=_shown_status(group, now),
+        shown_status=group.effective_status(now),
         known_bugs=buglist_for_error_group(group, now),
         chart=hourly_chart(group, now),
         occurrence=occurrence,

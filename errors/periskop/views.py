@@ -33,7 +33,9 @@ from rest_framework.views import APIView
 from errors import aggregation, payload
 from errors.authentication import BasicTokenAuthentication
 from errors.models import ErrorGroup, Service
+from errors.periskop import serializers
 from foundation.access import IsStaffOrToken
+from foundation.api_schema import CREDENTIALS, refusals
 
 MAX_OCCURRENCES = 100
 
@@ -54,19 +56,25 @@ class PeriskopView(APIView):
 
 
 class ServicesView(PeriskopView):
-    @extend_schema(operation_id="periskop_services", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="periskop_services", responses=list[str])
     def get(self, request):
         """Names of the services (Periskop)."""
         return Response(sorted(Service.objects.values_list("name", flat=True)))
 
 
 class ServiceErrorsView(PeriskopView):
-    @extend_schema(operation_id="periskop_errors", responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="periskop_errors",
+        responses={
+            200: serializers.PeriskopGroupSerializer(many=True),
+            **refusals({404: "No such service."}),
+        },
+    )
     def get(self, request, service):
         """The active error groups of a service, in Periskop's shape."""
         service = get_object_or_404(Service, name=service)
         groups = (
-            ErrorGroup.objects.visible().filter(service=service)
+            ErrorGroup.objects.active().filter(service=service)
             .order_by("-last_seen").prefetch_related("occurrences")
         )
         return Response([periskop_group(group) for group in groups])
@@ -79,7 +87,10 @@ class ResolveView(APIView):
         anonymous = settings.ERRORS_ANONYMOUS_RESOLVE
         return [AllowAny()] if anonymous else [IsStaffOrToken()]
 
-    @extend_schema(operation_id="periskop_resolve", responses={204: None})
+    @extend_schema(
+        operation_id="periskop_resolve",
+        responses={204: None, **refusals({**CREDENTIALS, 404: "No such service or key."})},
+    )
     def delete(self, request, service, key):
         """Resolve an error group (Periskop)."""
         service = get_object_or_404(Service, name=service)
@@ -93,7 +104,18 @@ class PushView(APIView):
     parser_classes = [RawJSONParser]
     renderer_classes = [JSONRenderer]
 
-    @extend_schema(operation_id="periskop_push", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="periskop_push",
+        request=OpenApiTypes.OBJECT,
+        responses={
+            200: serializers.PushedSerializer,
+            **refusals({
+                400: "Not a Periskop payload (the detail says where).",
+                **CREDENTIALS,
+                404: "No such service.",
+            }),
+        },
+    )
     def post(self, request, service):
         """Merge a client payload pushed by a batch job; the same payload twice counts once."""
         service = get_object_or_404(Service, name=service)
@@ -114,7 +136,7 @@ class ClientPushView(PushView):
 
 
 class TargetsView(PeriskopView):
-    @extend_schema(operation_id="periskop_targets", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="periskop_targets", responses={200: serializers.TARGETS})
     def get(self, request):
         """The targets discovered for each service, with their scrape status."""
         answer: dict[str, list] = {}

@@ -1,0 +1,82 @@
+"""
+The shapes of Periskop's JSON documents, for the OpenAPI schema at /api/schema/.
+
+The views build them directly, byte-compatible with Periskop (`errors.periskop.views`);
+these serializers describe them for API users, and
+`telescope_site/tests/test_api_schema.py` checks every real answer against them.
+"""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+EPOCH = "Unix time, in whole seconds (0: unknown)."
+
+
+@extend_schema_field({
+    "type": "object",
+    "nullable": True,
+    "description": "The cause, of the same shape (class, message, stacktrace, cause), or null.",
+})
+class CauseField(serializers.JSONField):
+    pass
+
+
+class PeriskopErrorSerializer(serializers.Serializer):
+    # "class" is a Python keyword: declared below.
+    message = serializers.CharField()
+    stacktrace = serializers.ListField(child=serializers.CharField())
+    cause = CauseField()
+
+    def get_fields(self):
+        return {"class": serializers.CharField(help_text="The exception's class."),
+                **super().get_fields()}
+
+
+class HttpContextSerializer(serializers.Serializer):
+    request_method = serializers.CharField()
+    request_url = serializers.CharField()
+    request_headers = serializers.DictField(child=serializers.CharField())
+    request_body = serializers.CharField(allow_blank=True)
+
+
+class PeriskopOccurrenceSerializer(serializers.Serializer):
+    error = PeriskopErrorSerializer()
+    uuid = serializers.CharField()
+    timestamp = serializers.IntegerField(help_text=EPOCH)
+    severity = serializers.CharField()
+    http_context = HttpContextSerializer(allow_null=True)
+
+
+class PeriskopGroupSerializer(serializers.Serializer):
+    aggregation_key = serializers.CharField()
+    total_count = serializers.IntegerField(help_text="Across every instance, since first seen.")
+    severity = serializers.CharField()
+    latest_errors = PeriskopOccurrenceSerializer(many=True, help_text="At most 100, newest first.")
+    created_at = serializers.IntegerField(help_text=f"First seen. {EPOCH}")
+
+
+class PushedSerializer(serializers.Serializer):
+    increment = serializers.IntegerField(help_text="Occurrences added to the totals.")
+    new_occurrences = serializers.IntegerField(help_text="Occurrence samples stored.")
+
+
+# `GET /targets/`: {service name: [target, ...]}.
+TARGETS = {
+    "type": "object",
+    "description": "The targets of each service, by service name.",
+    "additionalProperties": {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {
+                "endpoint": {"type": "string", "description": "address and path scraped"},
+                "status": {"type": "string", "enum": ["unknown", "up", "down"]},
+                "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                "last_scrape": {"type": "string", "format": "date-time", "nullable": True},
+                "duration": {"type": "number", "nullable": True, "description": "seconds"},
+                "last_error": {"type": "string"},
+            },
+            "required": ["endpoint", "status", "labels", "last_scrape", "duration", "last_error"],
+        },
+    },
+}
