@@ -14,6 +14,15 @@ def upstream():
     server.stop()
 
 
+@pytest.fixture
+def other_host():
+    """Another real server, for redirects to another host: `upstream` is
+    reached as 127.0.0.1, this one as localhost (`other_host.localhost_url()`)."""
+    server = Upstream().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     """Results cached by one test must not answer another."""

@@ -20,6 +20,8 @@ class AuditsConfig(AppConfig):
         checks.config.configure(
             timeout_seconds=settings.REQUESTS_TIMEOUT_SECONDS,
             connect_timeout_seconds=settings.REQUESTS_CONNECT_TIMEOUT_SECONDS,
+            deadline_seconds=settings.REQUESTS_DEADLINE_SECONDS,
+            max_response_bytes=settings.REQUESTS_MAX_RESPONSE_BYTES,
             max_retries=settings.REQUESTS_MAX_RETRIES,
             max_concurrency=settings.LIMIT_REQUEST_CONCURRENCY,
             default_headers=settings.DEFAULT_REQUEST_HEADERS,

@@ -167,11 +167,8 @@ def _serve(conn) -> None:
 
 
 def _forget_inherited_state() -> None:
-    # The parent's keep-alive connections are its own: a request sent on a copied
-    # socket would interleave with the parent's. Ctrl-C is for the parent to handle.
-    import checks.http
-
-    checks.http.forget_connections()
+    # checks.http forgets the parent's keep-alive connections by itself (at fork).
+    # Ctrl-C is for the parent to handle; SIGTERM ends a check process at once.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 

@@ -2,8 +2,10 @@
 The Bugzilla REST client: one search, its answer checked before anyone trusts it.
 
 `search()` sends `GET {base}/rest/bug?whiteboard=...&include_fields=...` through
-`checks.http.fetch` (the service's timeouts, retries and User-Agent), with the API
-key in `X-BUGZILLA-API-KEY` when there is one, and returns `Bug`s. Anything else than
+`checks.http.fetch` (the service's one HTTP client: its timeouts, deadline, size
+cap, retries, User-Agent and error wording), with the API key in
+`X-BUGZILLA-API-KEY` when there is one (never sent on to another host by a
+redirect), and returns `Bug`s. Anything else than
 a 2xx JSON object whose `bugs` is a list of well-formed bugs raises `BugzillaError`,
 so that a tracker answering garbage never replaces the last good list. Error
 messages never hold the API key.
@@ -119,5 +121,5 @@ def _time(value, bug_id: int) -> datetime | None:
 
 
 def _hide(message: str, api_key: str) -> str:
-    # checks.http already masks header values named like keys; this is the belt.
+    # checks.http already masks the values of the headers it sent; this is the belt.
     return message.replace(api_key, "***") if api_key else message

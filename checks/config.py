@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 class Config:
     timeout_seconds: float = 10.0
     connect_timeout_seconds: float = 5.0
+    deadline_seconds: float = 30.0  # a whole request: retries, redirects and body
+    max_response_bytes: int = 10 * 1024 * 1024
     max_retries: int = 2
     max_concurrency: int = 128
     default_headers: dict = field(default_factory=dict)

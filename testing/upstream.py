@@ -45,6 +45,10 @@ class Upstream:
     def url(self, path: str = "/") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
+    def localhost_url(self, path: str = "/") -> str:
+        """The same server under another host name, for cross-host redirects."""
+        return f"http://localhost:{self.port}{path}"
+
     def route(self, path, status=200, body=b"", headers=None, delay=0.0, json=None):
         headers = dict(headers or {})
         if json is not None:

@@ -3,9 +3,12 @@
 import gzip
 import json
 import logging
+from dataclasses import replace
 
 import pytest
 import sentry_sdk
+
+import checks.config
 
 from audits import events, states
 from audits.runner import Result
@@ -48,6 +51,16 @@ def test_failing_webhook_is_retried(make_check, upstream, settings, monkeypatch)
     settings.WEBHOOK_URLS = [upstream.route("/hook", status=502)]
     events.emit(make_check(), states.FAILING, FAILED)
     wait_until(lambda: upstream.hits("/hook") >= 2)
+
+
+def test_a_webhook_post_is_sent_once_and_its_failure_logged_without_secrets(upstream, caplog, monkeypatch):
+    # The client retries a GET on 503, never a POST: a webhook is not idempotent.
+    monkeypatch.setattr(checks.config, "current", replace(checks.config.current, max_retries=2))
+    url = upstream.route("/hook", status=503, body="busy") + "?token=s3cr3t-hook"
+    with caplog.at_level(logging.ERROR, logger="check.state"):
+        events._post_once(url, {"message": "proj/check is failing"})
+    assert upstream.hits("/hook") == 1
+    assert caplog.messages == [f"Webhook failed: POST {upstream.url('/hook')}?token=*** failed: HTTP 503: busy"]
 
 
 @pytest.mark.django_db

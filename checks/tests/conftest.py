@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from checks import config, http
+from checks import config
+from checks.http import client
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +22,7 @@ def fast_config(monkeypatch):
     including any `config.configure()` the test makes."""
     fast = replace(config.current, timeout_seconds=1.0, connect_timeout_seconds=1.0, max_retries=0)
     monkeypatch.setattr(config, "current", fast)
-    monkeypatch.setattr(http, "BACKOFF_FACTOR", 0.01)
+    monkeypatch.setattr(client, "BACKOFF_FACTOR", 0.01)
     return fast
 
 

@@ -1,9 +1,15 @@
+import logging
 import threading
 import time
 
 import pytest
 
 from checks import config, http
+from checks.http import client
+from testing.sockets import free_port, raw_server, trickling_body
+
+# Slack for thread scheduling on a busy CI machine.
+SLACK = 0.4
 
 
 def test_fetch_sends_user_agent_and_default_headers(upstream):
@@ -45,7 +51,7 @@ def test_fetch_retries_on_read_timeout(upstream):
         http.fetch("GET", upstream.url("/slow"))
 
     assert upstream.hits("/slow") == 3
-    assert "no response within 0.2s (3 attempts)" in str(error.value)
+    assert str(error.value).endswith("failed: timed out after 0.2 s (3 attempts)")
 
 
 def test_fetch_retries_when_the_connection_drops(dropping_server):
@@ -135,7 +141,7 @@ def test_fetch_json_with_invalid_json_explains(upstream):
 def test_fetch_json_with_an_error_status_raises_with_the_status(upstream):
     upstream.route("/data", status=503, json={"error": "down"})
 
-    with pytest.raises(http.HTTPError, match="returned HTTP 503") as error:
+    with pytest.raises(http.HTTPError, match="failed: HTTP 503") as error:
         http.fetch_json(upstream.url("/data"))
 
     assert error.value.status == 503
@@ -180,7 +186,7 @@ def test_concurrent_requests_are_limited_by_max_concurrency(upstream):
 
 def test_each_thread_uses_its_own_session():
     sessions = []
-    threads = [threading.Thread(target=lambda: sessions.append(http._session())) for _ in range(2)]
+    threads = [threading.Thread(target=lambda: sessions.append(client._session())) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -196,12 +202,147 @@ def test_safe_url_strips_userinfo_and_masks_secret_query_values():
 
 
 def test_proxy_variables_are_honoured_when_set(monkeypatch):
-    from checks import http as helper
-
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
-    assert helper._new_session(0, 0.5, 10).trust_env is True
+    assert client._Session().proxies_in_env is True
     monkeypatch.delenv("HTTPS_PROXY")
-    monkeypatch.setattr(helper.os.path, "exists", lambda path: False)
-    for name in [k for k in helper.os.environ if k.lower().endswith("_proxy")]:
+    monkeypatch.setattr(client.os.path, "exists", lambda path: False)
+    for name in [k for k in client.os.environ if k.lower().endswith("_proxy")]:
         monkeypatch.delenv(name)
-    assert helper._new_session(0, 0.5, 10).trust_env is False
+    assert client._Session().proxies_in_env is False
+
+
+def test_a_slow_drip_body_is_cut_at_the_deadline():
+    config.configure(deadline_seconds=1.0)
+    started = time.monotonic()
+    with raw_server(trickling_body) as url, pytest.raises(http.HTTPError) as error:
+        http.fetch("GET", url)
+
+    assert str(error.value) == f"GET {url} failed: timed out after 1 s"
+    assert error.value.status == 200
+    assert 1.0 <= time.monotonic() - started < 1.0 + SLACK
+
+
+def test_a_body_over_the_size_cap_fails_naming_the_cap(upstream):
+    config.configure(max_response_bytes=1000)
+    upstream.route("/big", body=b"x" * 1001)
+    upstream.route("/fits", body=b"x" * 1000)
+
+    with pytest.raises(http.HTTPError) as error:
+        http.fetch("GET", upstream.url("/big"))
+
+    assert error.value.reason == "response over 1000 bytes"
+    assert len(http.fetch("GET", upstream.url("/fits")).content) == 1000
+
+
+def test_a_redirect_to_another_host_does_not_carry_the_callers_headers(upstream, other_host):
+    upstream.route("/go", status=302, headers={"Location": other_host.localhost_url("/landing")})
+    other_host.route("/landing", body="here")
+    secrets = {"Authorization": "token s3cr3t-value", "X-Api-Key": "k3y-value", "X-Team": "sre"}
+
+    response = http.fetch("GET", upstream.url("/go"), headers=secrets)
+
+    assert response.status_code == 200 and response.text == "here"
+    assert all(upstream.requests[0][2][name] == value for name, value in secrets.items())
+    [(_, _, received)] = other_host.requests
+    assert not {name.lower() for name in secrets} & {name.lower() for name in received}
+    assert received["User-Agent"] == config.current.user_agent
+
+
+def test_a_redirect_on_the_same_host_keeps_the_headers(upstream):
+    upstream.route("/go", status=302, headers={"Location": "/landing"})
+    upstream.route("/landing", body="here")
+
+    http.fetch("GET", upstream.url("/go"), headers={"X-Api-Key": "k3y-value"})
+
+    assert upstream.requests[1][2]["X-Api-Key"] == "k3y-value"
+
+
+def test_a_redirect_to_another_host_is_refused_when_the_caller_says_so(upstream, other_host):
+    target = other_host.localhost_url("/landing")
+    upstream.route("/go", status=302, headers={"Location": target})
+
+    with pytest.raises(http.HTTPError) as error:
+        http.fetch("GET", upstream.url("/go"), allow_cross_host_redirects=False)
+
+    assert error.value.reason == f"redirect to another host refused (localhost:{other_host.port})"
+    assert other_host.requests == []
+
+
+def test_credentials_in_a_url_never_appear_in_errors_or_logs(upstream, caplog):
+    config.configure(max_retries=2)
+    upstream.route("/down", status=503, body="down")
+    url = upstream.url("/down").replace("//", "//bob:hunter2@") + "?page=2&access_token=abc123xyz"
+
+    with caplog.at_level(logging.DEBUG):
+        with pytest.raises(http.HTTPError) as error:
+            http.fetch_json(url, headers={"X-Api-Key": "k3y-value"})
+        # A connection error is retried, and urllib3 logs the path of each retry.
+        with pytest.raises(http.HTTPError) as refused:
+            http.fetch("GET", f"http://bob:hunter2@127.0.0.1:{free_port()}/x?token=abc123xyz")
+
+    assert "Retrying" in caplog.text and "page=2" in caplog.text  # the logs are there...
+    for text in (str(error.value), str(refused.value), caplog.text):
+        assert "hunter2" not in text and "abc123xyz" not in text and "k3y-value" not in text
+
+
+def test_get_is_retried_on_503_but_a_post_is_not(upstream):
+    config.configure(max_retries=2)
+    upstream.route("/flaky", status=503, body="busy")
+
+    assert http.fetch("GET", upstream.url("/flaky")).status_code == 503
+    assert upstream.hits("/flaky") == 3
+    assert http.fetch("POST", upstream.url("/flaky"), json={"a": 1}).status_code == 503
+    assert upstream.hits("/flaky") == 4
+
+
+def test_a_post_is_retried_when_the_caller_opts_in(upstream):
+    config.configure(max_retries=2)
+    upstream.route("/flaky", status=503, body="busy")
+
+    http.fetch("POST", upstream.url("/flaky"), json={"a": 1}, retry_unsafe=True)
+
+    assert upstream.hits("/flaky") == 3
+
+
+def test_a_short_retry_after_is_waited_for(upstream):
+    config.configure(max_retries=1)
+    upstream.route("/busy", status=503, headers={"Retry-After": "1"})
+
+    started = time.monotonic()
+    http.fetch("GET", upstream.url("/busy"))
+
+    assert upstream.hits("/busy") == 2
+    assert time.monotonic() - started >= 1.0
+
+
+def test_a_retry_after_longer_than_allowed_returns_the_answer_at_once(upstream):
+    config.configure(max_retries=2)
+    upstream.route("/busy", status=503, headers={"Retry-After": "3600"})
+
+    started = time.monotonic()
+    response = http.fetch("GET", upstream.url("/busy"))
+
+    assert (response.status_code, upstream.hits("/busy")) == (503, 1)
+    assert time.monotonic() - started < SLACK
+
+
+def test_each_caller_has_its_own_concurrency_limit(upstream):
+    config.configure(max_concurrency=128)
+    upstream.route("/slow", body="ok", delay=0.3)
+    upstream.route("/fast", body="ok")
+    one_at_a_time = http.Limit(1)
+    request = ("GET", upstream.url("/slow"))
+    threads = [
+        threading.Thread(target=http.fetch, args=request, kwargs={"limit": one_at_a_time}) for _ in range(2)
+    ]
+
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    http.fetch("GET", upstream.url("/fast"))  # another caller: not held back
+    fast = time.monotonic() - started
+    for thread in threads:
+        thread.join()
+
+    assert fast < 0.25
+    assert time.monotonic() - started >= 0.55  # the two slow ones, one after the other

@@ -2,17 +2,19 @@
 
 import gzip
 import http.client
-import socket
-import socketserver
 import threading
 import time
-from contextlib import contextmanager
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+import checks.config
+from bugtracker import bugzilla
+from checks.core import heartbeat
 from errors.fetch import USER_AGENT, FetchResult, fetch_many, fetch_one
 from errors.tests.periskop_instance import InFlight, PeriskopInstance
+from testing.sockets import free_port, raw_server, trickling_body, trickling_headers
 from testing.waiting import wait_until
 
 MB = 1024 * 1024
@@ -28,34 +30,6 @@ def instance():
 
 def fetch(url, timeout=2.0, max_bytes=MB, **kwargs) -> FetchResult:
     return fetch_one(url, timeout=timeout, max_bytes=max_bytes, **kwargs)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def raw_server(handle):
-    """A TCP server on 127.0.0.1 whose connections `handle(socket)` serves."""
-
-    class Handler(socketserver.BaseRequestHandler):
-        def handle(self):
-            try:
-                handle(self.request)
-            except OSError:
-                pass  # the client hung up
-
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/errors"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # --- fetch_one --------------------------------------------------------------------------
@@ -112,7 +86,7 @@ def test_hanging_instance_times_out_after_the_timeout(instance):
 
     result = fetch(instance.url, timeout=0.5)
 
-    assert result.error == "timed out after 0.5s"
+    assert result.error == "timed out after 0.5 s"
     assert result.payload is None
     assert 0.5 <= result.duration < 0.5 + SLACK
 
@@ -123,39 +97,25 @@ def test_trickling_body_is_stopped_at_the_total_deadline(instance):
 
     result = fetch(instance.url, timeout=1.0)
 
-    assert result.error == "timed out after 1s"
+    assert result.error == "timed out after 1 s"
     assert result.status == 200
     assert result.payload is None
     assert 1.0 <= result.duration < 1.0 + SLACK
 
 
 def test_trickling_headers_are_stopped_at_the_total_deadline():
-    def handle(sock):
-        sock.recv(65536)
-        sock.sendall(b"HTTP/1.1 200 OK\r\n")
-        for _ in range(100):
-            sock.sendall(b"X-Slow: a\r\n")
-            time.sleep(0.1)
-
-    with raw_server(handle) as url:
+    with raw_server(trickling_headers) as url:
         result = fetch(url, timeout=0.8)
 
-    assert result.error == "timed out after 0.8s"
+    assert result.error == "timed out after 0.8 s"
     assert 0.8 <= result.duration < 0.8 + SLACK
 
 
 def test_trickling_body_with_content_length_is_stopped_too():
-    def handle(sock):
-        sock.recv(65536)
-        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
-        for _ in range(100):
-            sock.sendall(b" ")
-            time.sleep(0.1)
-
-    with raw_server(handle) as url:
+    with raw_server(trickling_body) as url:
         result = fetch(url, timeout=0.6)
 
-    assert result.error == "timed out after 0.6s"
+    assert result.error == "timed out after 0.6 s"
     assert 0.6 <= result.duration < 0.6 + SLACK
 
 
@@ -224,7 +184,7 @@ def test_body_over_the_limit_is_stopped_early(instance):
 
     result = fetch(instance.url, max_bytes=MB, timeout=5)
 
-    assert result.error == f"body larger than {MB} bytes"
+    assert result.error == "response over 1 MB"
     assert result.status == 200
     assert result.duration < 1
     wait_until(lambda: instance.in_flight.current == 0, 3.0)
@@ -237,7 +197,7 @@ def test_announced_size_over_the_limit_is_refused_before_reading(instance):
 
     result = fetch(instance.url, max_bytes=MB)
 
-    assert result.error == f"body larger than {MB} bytes"
+    assert result.error == "response over 1 MB"
     assert result.duration < 1
 
 
@@ -247,7 +207,7 @@ def test_body_of_exactly_the_limit_is_accepted(instance):
     instance.answer(body)
 
     assert fetch(instance.url, max_bytes=1000).error == ""
-    assert fetch(instance.url, max_bytes=999).error == "body larger than 999 bytes"
+    assert fetch(instance.url, max_bytes=999).error == "response over 999 bytes"
 
 
 def test_gzip_body_is_decoded(instance):
@@ -266,7 +226,7 @@ def test_gzip_bomb_is_stopped_at_the_limit(instance):
 
     result = fetch(instance.url, max_bytes=MB)
 
-    assert result.error == f"body larger than {MB} bytes"
+    assert result.error == "response over 1 MB"
 
 
 def test_wrong_path_gets_no_answer_from_the_python_client(instance):
@@ -318,12 +278,39 @@ def test_redirects_are_followed(upstream):
     assert result.status == 200
 
 
+def test_a_redirect_to_another_host_is_refused(upstream, other_host):
+    upstream.route("/errors", status=302, headers={"Location": other_host.localhost_url("/errors")})
+    other_host.route("/errors", json={"aggregated_errors": []})
+
+    result = fetch(upstream.url("/errors"), headers={"X-Api-Key": "k3y-value"})
+
+    assert result.error == f"redirect to another host refused (localhost:{other_host.port})"
+    assert result.payload is None and result.status == 302
+    assert other_host.requests == []
+
+
+def test_a_timeout_reads_the_same_from_a_check_a_scrape_and_bugzilla(upstream, monkeypatch):
+    fast = replace(checks.config.current, timeout_seconds=0.3, max_retries=0)
+    monkeypatch.setattr(checks.config, "current", fast)
+    upstream.route("/errors", json={"aggregated_errors": []}, delay=1.0)
+    upstream.route("/rest/bug", json={"bugs": []}, delay=1.0)
+
+    scrape = fetch(upstream.url("/errors"), timeout=0.3).error
+    _, check = heartbeat.run(upstream.url("/errors"))
+    with pytest.raises(bugzilla.BugzillaError) as tracker:
+        bugzilla.search(upstream.url(""), "telescope")
+
+    assert scrape == "timed out after 0.3 s"
+    assert check.endswith(f"failed: {scrape}")
+    assert str(tracker.value).endswith(f"failed: {scrape}")
+
+
 def test_redirect_loop_fails(upstream):
     upstream.route("/loop", status=302, headers={"Location": "/loop"})
 
     result = fetch(upstream.url("/loop"))
 
-    assert result.error == "more than 5 redirects"
+    assert result.error == "more than 10 redirects"
 
 
 @pytest.mark.parametrize("url", ["not a url", "ftp://host/errors", "http://", ""])
@@ -376,7 +363,7 @@ def test_a_timed_out_connection_is_not_reused(upstream):
     upstream.route("/slow", json={"aggregated_errors": []}, delay=0.6)
     upstream.route("/errors", json={"aggregated_errors": []})
 
-    assert fetch(upstream.url("/slow"), timeout=0.3).error == "timed out after 0.3s"
+    assert fetch(upstream.url("/slow"), timeout=0.3).error == "timed out after 0.3 s"
     # The late answer to /slow must not be read as the answer to /errors.
     result = fetch(upstream.url("/errors"))
 
@@ -400,7 +387,7 @@ def test_results_arrive_as_they_complete():
     (first, first_at, first_result), (second, second_at, second_result) = arrivals
     assert first == "fast" and first_result.error == ""
     assert first_at < 0.5  # not held back by the hanging one
-    assert second == "hanging" and second_result.error == "timed out after 0.6s"
+    assert second == "hanging" and second_result.error == "timed out after 0.6 s"
     assert 0.6 <= second_at < 0.6 + SLACK
 
 
