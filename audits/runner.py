@@ -35,7 +35,7 @@ import logging
 import os
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -48,7 +48,7 @@ from audits import events, execution, history, metrics, plot_value, states
 from audits.checkmodules import CheckModule, ModuleError
 from audits.models import Check
 from audits.params import ParamError
-from foundation import locks, placeholders
+from foundation import locks, placeholders, windowed
 
 logger = logging.getLogger("check.result")
 
@@ -124,21 +124,9 @@ def _in_window(checks: list, force: bool, window: int):
     connections from one call to the next, where a pool per call opened new ones.
     """
     pool = _pool("coordination", max(64, 4 * settings.LIMIT_GLOBAL_CONCURRENCY))
-    queue = iter(enumerate(checks))
-    pending: dict = {}
-
-    def submit_next():
-        for index, check in queue:
-            pending[pool.submit(_run_in_worker, check, force)] = index
-            return
-
-    for _ in range(window):
-        submit_next()
-    while pending:
-        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-        for future in finished:
-            yield pending.pop(future), future.result()
-            submit_next()
+    calls = ((index, _run_in_worker, (check, force)) for index, check in enumerate(checks))
+    for index, future in windowed.as_finished(pool, calls, window):
+        yield index, future.result()
 
 
 def after_runs(pairs, scheduled_for: dict | None = None) -> None:

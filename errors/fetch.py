@@ -32,10 +32,11 @@ Messages are safe to show: the URL has no `user:pass@` (sent as Basic auth) and 
 secret-looking query value, and header values never appear in them.
 """
 
+import functools
 import json
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,7 @@ from django.conf import settings
 from checks import http
 from errors import payload as payload_module
 from errors.payload import Payload, PayloadError
+from foundation import windowed
 
 USER_AGENT = "telescope-errors-scraper"
 HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json"}
@@ -146,24 +148,11 @@ def fetch_many(
     `timeout`), so that nothing runs once it is closed."""
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
-    pending = iter(urls)
-    options = {"timeout": timeout, "max_bytes": max_bytes, "headers": headers}
+    fetch = functools.partial(fetch_one, timeout=timeout, max_bytes=max_bytes, headers=headers)
+    calls = (((key, url), fetch, (url,)) for key, url in urls)
     with ThreadPoolExecutor(concurrency, thread_name_prefix="errors-fetch") as executor:
-        in_flight: dict[Future, tuple[Any, str]] = {}
-
-        def submit_next() -> None:
-            for key, url in pending:  # takes one pair, if any is left
-                in_flight[executor.submit(fetch_one, url, **options)] = (key, url)
-                return
-
-        for _ in range(concurrency):
-            submit_next()
-        while in_flight:
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in done:
-                key, url = in_flight.pop(future)
-                submit_next()  # refill first: the slot works while the caller merges
-                yield key, _result(future, url)
+        for (key, url), future in windowed.as_finished(executor, calls, concurrency):
+            yield key, _result(future, url)
 
 
 def _result(future: Future, url: str) -> FetchResult:
