@@ -3,9 +3,12 @@ URL should answer `GET` with the expected status (200 by default).
 
 The check succeeds when the status code equals `expected_status`. The response
 body is returned as data: parsed JSON when the `Content-Type` is JSON (`null`
-for an empty body), the text otherwise. When the server cannot be reached, or the
-body cannot be decoded (invalid JSON, not valid in its charset), the check fails
-and the data is a message explaining why. Other status codes are not retried.
+for an empty body), the text otherwise. When the status is not the expected one
+and the body is not JSON (an error page of a proxy, say), the data is the status
+and the start of the text, such as `HTTP 502: Bad Gateway …`, not a whole HTML
+page. When the server cannot be reached, or the body cannot be decoded (invalid
+JSON, not valid in its charset), the check fails and the data is a message
+explaining why. Other status codes are not retried.
 
 Parameters:
 
@@ -33,13 +36,23 @@ EXPOSED_PARAMETERS = ["url", "expected_status"]
 URL_PARAMETERS: list[str] = []
 
 
+SNIPPET_CHARACTERS = 200
+
+
 def run(url: str, expected_status: int = 200) -> tuple[bool, Any]:
     try:
         response = http.fetch("GET", url)
         body = _body(response)
     except http.HTTPError as exc:
         return False, str(exc)
-    return response.status_code == expected_status, body
+    if response.status_code == expected_status:
+        return True, body
+    return False, body if not isinstance(body, str) else _status_line(response, body)
+
+
+def _status_line(response: requests.Response, text: str) -> str:
+    snippet = " ".join(text.split())[:SNIPPET_CHARACTERS]
+    return f"HTTP {response.status_code}" + (f": {snippet}" if snippet else "")
 
 
 def _body(response: requests.Response) -> Any:

@@ -70,3 +70,14 @@ def test_heartbeat_does_not_retry_an_error_status(upstream):
     heartbeat.run(url=url)
 
     assert upstream.hits("/__heartbeat__") == 1
+
+
+def test_heartbeat_failing_with_a_page_says_the_status_and_the_start_of_the_text(upstream):
+    page = "<html>\n  <body><h1>502 Bad Gateway</h1>" + "x" * 5000 + "</body></html>"
+    url = upstream.route("/__heartbeat__", status=502, body=page)
+
+    success, data = heartbeat.run(url=url)
+
+    assert not success
+    assert data.startswith("HTTP 502: <html> <body><h1>502 Bad Gateway</h1>xxx")
+    assert len(data) <= len("HTTP 502: ") + heartbeat.SNIPPET_CHARACTERS
