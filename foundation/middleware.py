@@ -32,7 +32,8 @@ class RequestSummaryMiddleware:
 
 def _route(request) -> str:
     match = getattr(request, "resolver_match", None)
-    return f"/{match.route}" if match and match.route else "unmatched"
+    # `match.route` of the root is "": it is "/", not an unknown URL.
+    return f"/{match.route}" if match is not None else "unmatched"
 
 
 def _summary(request, response, duration: float) -> dict:

@@ -298,3 +298,10 @@ def test_metrics_count_check_runs_by_outcome(client, make_check):
         for name, labels, value in _samples(text, "telescope_check_runs")
         if name == "telescope_check_runs_total"
     )
+
+
+def test_metrics_label_the_root_as_slash_not_unmatched(client, db):
+    client.get("/")
+    text = client.get("/__metrics__").content.decode()
+    samples = _samples(text, REQUEST_SUMMARY)
+    assert any(labels["endpoint"] == "/" and labels["method"] == "GET" for _, labels, _ in samples)
