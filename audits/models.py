@@ -187,13 +187,14 @@ class Check(models.Model):
     def tag_names(self) -> list[str]:
         return sorted(tag.name for tag in self.tags.all())
 
-    def exposed_parameters(self) -> dict:
-        """The parameters users may see: the module's EXPOSED_PARAMETERS, unresolved."""
+    def exposed_parameters(self, overrides: dict | None = None) -> dict:
+        """The parameters users may see: the module's EXPOSED_PARAMETERS, unresolved,
+        with the values a run took from the URL (`overrides`) in place of the stored ones."""
         try:
             exposed = self.check_module.exposed_parameters
         except checkmodules.ModuleError:
             return {}
-        return {k: v for k, v in self.params.items() if k in exposed}
+        return {k: v for k, v in {**self.params, **(overrides or {})}.items() if k in exposed}
 
     def documentation(self) -> str:
         try:
@@ -213,8 +214,9 @@ class Check(models.Model):
             project=self.project, check=self.name
         )
 
-    def get_info(self) -> dict:
-        """Telescope's description of a check, without running it."""
+    def get_info(self, overrides: dict | None = None) -> dict:
+        """Telescope's description of a check, without running it (`overrides`: the
+        parameters a run took from the URL)."""
         return {
             "name": self.name,
             "project": self.project,
@@ -224,7 +226,7 @@ class Check(models.Model):
             "documentation": self.documentation(),
             "url": self.get_absolute_url(),
             "ttl": self.get_ttl(),
-            "parameters": self.exposed_parameters(),
+            "parameters": self.exposed_parameters(overrides),
             "troubleshooting": self.troubleshooting_url(),
         }
 

@@ -143,7 +143,7 @@ class CheckDetailView(PublicView):
             return Response({"detail": str(exc)}, status=400)
         force = "refresh" in request.query_params
         result = runner.run_check(check, force=force, overrides=overrides)
-        return _results_response([check], [result], single=True)
+        return _results_response([check], [result], single=True, overrides=overrides)
 
 
 class CheckHistoryView(PublicView):
@@ -243,12 +243,12 @@ def _enabled():
     return Check.objects.enabled().prefetch_related("tags")
 
 
-def _results_response(checks, results, single=False) -> Response:
+def _results_response(checks, results, single=False, overrides=None) -> Response:
     points = history.series(checks)
     bugs = buglists_for_checks(checks)  # one query for all the checks
     payload = [
         {
-            **check.get_info(),
+            **check.get_info(overrides),
             **result.as_dict(),
             "buglist": bugs[check.pk],
             "history": points[check.pk],

@@ -422,3 +422,11 @@ def test_url_query_parameter_cannot_redirect_the_heartbeat(client, heartbeat_che
     assert response.status_code == 200
     assert upstream.hits("/__heartbeat__") == 1
     assert upstream.hits("/elsewhere") == 0
+
+
+def test_url_parameter_override_is_shown_in_the_parameters_of_the_answer(client, make_check):
+    make_check("web", "queue", module="queue", params={"url": "http://q", "max_length": 100})
+    body = client.get("/checks/web/queue?max_length=3").json()
+    assert body["parameters"] == {"url": "http://q", "max_length": 3}
+    assert body["success"] is False  # the run took 3, as the answer now says
+    assert client.get("/checks/web/queue").json()["parameters"]["max_length"] == 100
