@@ -28,7 +28,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.text import slugify
-from django.utils.timesince import timesince
 from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_safe
 
@@ -37,6 +36,7 @@ from audits.dashboard import badges, diagram, history_chart, markup
 from audits.models import AlertState, Check, CheckRun
 from bugtracker.matching import buglists_for_checks
 from foundation.access import dashboard_access
+from foundation.templatetags.relative_time import ago
 
 STATES = (AlertState.FAILING, AlertState.UNKNOWN, AlertState.PASSING)
 MIN_REFRESH, MAX_REFRESH = 5, 60
@@ -336,7 +336,7 @@ def check_detail(request, project, name):
         "state": check.alert_state,
         "run": run,
         "data": json.dumps(run.data, indent=2, ensure_ascii=False) if run else None,
-        "updated_ago": timesince(check.last_run_at, now, depth=1) if check.last_run_at else None,
+        "updated_ago": ago(check.last_run_at, now) if check.last_run_at else None,
         "updated_iso": _iso(check.last_run_at),
         "description_html": markup.render(check.description),
         "documentation_html": markup.render(documentation),

@@ -1,0 +1,1 @@
+"""Template filters every dashboard page uses."""
