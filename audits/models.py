@@ -122,6 +122,9 @@ class Check(models.Model):
     consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
     last_run_at = models.DateTimeField(null=True, editable=False)
     last_success = models.BooleanField(null=True, editable=False)
+    # A crash (the check could not run, or its code raised) is a failure that
+    # people must tell from the system failing: shown as "crashed".
+    last_crashed = models.BooleanField(default=False, editable=False)
     last_scalar = models.FloatField(null=True, editable=False)
     next_refresh_at = models.DateTimeField(null=True, editable=False, db_index=True)
     periodic_task = models.OneToOneField(
