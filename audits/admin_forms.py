@@ -54,9 +54,6 @@ from foundation import placeholders
 PARAMS_FORM = "params_form"  # the hidden field: the module whose fields are shown
 FIELD_PREFIX = "param-"
 SCALARS = (str, int, float, bool)
-# Put in place of a parameter whose error is known, so that `params.validate` goes
-# on to the next one: a placeholder passes every type. Never stored.
-_LOOK_PAST = "${_}"
 
 
 class ModuleInput(forms.TextInput):
@@ -264,7 +261,7 @@ class CheckForm(forms.ModelForm):
         self._validate(module, values)  # the others' errors too
 
     def _validate(self, module: checkmodules.CheckModule, values: dict):
-        cleaned, errors = validate_each(module, values)
+        cleaned, errors = params.validate_each(module, values)
         for name, exc in errors.items():
             field = f"{FIELD_PREFIX}{name}" if name is not None else None
             if field not in self.fields:
@@ -333,43 +330,9 @@ class CheckForm(forms.ModelForm):
         )
 
 
-def validate_each(module: checkmodules.CheckModule, values: dict):
-    """
-    `params.validate(module, values)`, and every parameter's first error.
-
-    Returns (validated values or None, {parameter name or None: ParamError}).
-    `validate` stops at the first error; after each one, the parameter is replaced by
-    a placeholder (which passes every type) so that it goes on to the next.
-    """
-    errors: dict[str | None, params.ParamError] = {}
-    trial = dict(values)
-    while True:
-        try:
-            cleaned = params.validate(module, trial, allow_placeholders=True)
-        except params.ParamError as exc:
-            name = parameter_of(exc.field)
-            if name is None or name in errors:
-                errors.setdefault(name, exc)
-                return None, errors
-            errors[name] = exc
-            trial[name] = _LOOK_PAST
-            continue
-        return (None if errors else cleaned), errors
-
-
-def parameter_of(field: str) -> str | None:
-    """"params.ports[2]" -> "ports"."""
-    if not field.startswith("params."):
-        return None
-    rest = field.removeprefix("params.")
-    for separator in ".[":
-        rest = rest.split(separator, 1)[0]
-    return rest or None
-
-
 def field_message(exc: params.ParamError) -> str:
     """The message of `exc` for its parameter's field, with the part inside it if any."""
-    name = parameter_of(exc.field)
+    name = params.parameter_of(exc.field)
     if exc.field == f"params.{name}":
         return exc.message
     return f"{exc.field.removeprefix('params.')}: {exc.message}"

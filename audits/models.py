@@ -16,14 +16,20 @@ from django.urls import reverse
 
 from audits import checkmodules, params, schedules
 from foundation import placeholders
+from foundation.names import NameValidator
 
 # What a check's PeriodicTask is made of: a save that touches none of these (the
 # runner's state updates, on every run) leaves the schedule alone, at no query.
 SCHEDULE_FIELDS = frozenset({"project", "name", "schedule", "enabled"})
+# Names are parts of URLs: "+" joins tags (/checks/tags/a+b), "?", "#" and "%" would
+# end or escape the path, and a space is easily lost. A project "tags" would be
+# read as /checks/tags/{tag}.
+URL_FORBIDDEN = "+?#% "
+URL_NAME = NameValidator(URL_FORBIDDEN)
 
 
 class Tag(models.Model):
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True, validators=[URL_NAME])
     description = models.TextField(blank=True)
 
     class Meta:
@@ -79,8 +85,10 @@ class CheckQuerySet(models.QuerySet):
 
 
 class Check(models.Model):
-    project = models.CharField(max_length=100)
-    name = models.CharField(max_length=100)
+    project = models.CharField(
+        max_length=100, validators=[NameValidator(URL_FORBIDDEN, reserved=("tags",))]
+    )
+    name = models.CharField(max_length=100, validators=[URL_NAME])
     description = models.TextField(blank=True, help_text="Markdown.")
     module = models.CharField(
         max_length=200, help_text="Dotted path, such as checks.core.heartbeat."
@@ -122,6 +130,9 @@ class Check(models.Model):
     consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
     last_run_at = models.DateTimeField(null=True, editable=False)
     last_success = models.BooleanField(null=True, editable=False)
+    # A crash (the check could not run, or its code raised) is a failure that
+    # people must tell from the system failing: shown as "crashed".
+    last_crashed = models.BooleanField(default=False, editable=False)
     last_scalar = models.FloatField(null=True, editable=False)
     next_refresh_at = models.DateTimeField(null=True, editable=False, db_index=True)
     periodic_task = models.OneToOneField(

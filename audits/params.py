@@ -45,6 +45,45 @@ def validate(module: CheckModule, params: dict, *, allow_placeholders=True) -> d
     }
 
 
+def validate_each(module: CheckModule, values: dict):
+    """
+    `validate(module, values)`, and every parameter's first error.
+
+    Returns (validated values or None, {parameter name or None: ParamError}).
+    `validate` stops at the first error; after each one, the parameter is replaced by
+    a placeholder (which passes every type) so that it goes on to the next.
+    """
+    errors: dict[str | None, ParamError] = {}
+    trial = dict(values)
+    while True:
+        try:
+            cleaned = validate(module, trial, allow_placeholders=True)
+        except ParamError as exc:
+            name = parameter_of(exc.field)
+            if name is None or name in errors:
+                errors.setdefault(name, exc)
+                return None, errors
+            errors[name] = exc
+            trial[name] = _LOOK_PAST
+            continue
+        return (None if errors else cleaned), errors
+
+
+def parameter_of(field: str) -> str | None:
+    """"params.ports[2]" -> "ports"."""
+    if not field.startswith("params."):
+        return None
+    rest = field.removeprefix("params.")
+    for separator in ".[":
+        rest = rest.split(separator, 1)[0]
+    return rest or None
+
+
+# Put in place of a parameter whose error is known, so that `validate` goes on to
+# the next one: a placeholder passes every type. Never stored.
+_LOOK_PAST = "${_}"
+
+
 def cast(value: Any, annotation: Any, field: str, allow_placeholders=False) -> Any:
     """`value` converted to `annotation`, or ParamError naming `field`."""
     if allow_placeholders and isinstance(value, str) and placeholders.contains(value):

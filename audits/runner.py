@@ -20,7 +20,9 @@ path) is derived once, in a `Job`, and the value to plot once, on the `Result`:
 the log, the history and the state all read them from there.
 
 Each real run (not a cached or shared result, nor a run with URL overrides) is then
-stored in the history and may change the check's state (`audits.states`).
+stored in the history, a check that could not even start (an unset `${VAR}`, a
+module gone or not allowed, a parameter that no longer casts) as a crashed run,
+and may change the check's state (`audits.states`).
 
 `run_checks()` runs several at once, at most `LIMIT_GLOBAL_CONCURRENCY` at a time,
 and stores their history in one insert.
@@ -161,7 +163,10 @@ def _result_of(check: Check, force: bool, overrides: dict | None) -> Result:
         module = check.check_module
         params = check.runtime_params(overrides, secrets, module=module)
     except (ParamError, ModuleError, placeholders.MissingVariable) as exc:
-        return _record(check, None, _now(), 0, False, f"Cannot run the check: {exc}", True)
+        # A check that cannot run is a crashed run like any other (history, state,
+        # alert), never cached: fixing the config or environment fixes the next run.
+        crash = _record(check, None, _now(), 0, False, f"Cannot run the check: {exc}", True)
+        return replace(crash, ran=True)
     job = Job(check, module, params, secrets, cache_key(check, params), check.get_plot_path(module))
     if not force and check.get_ttl() > 0:
         cached = _read(job.key, since=None)

@@ -60,14 +60,15 @@ def _passed_in_bulk(pairs) -> None:
     Check.objects.bulk_update([c for c, _ in pairs], list(LAST_FIELDS), batch_size=500)
 
 
-LAST_FIELDS = ("last_run_at", "last_success", "last_scalar")
+LAST_FIELDS = ("last_run_at", "last_success", "last_scalar", "last_crashed")
 
 
 def _last(check: Check, result) -> dict:
     """The last-run fields of `result`, also set on `check` (the next run in this
     process compares its result with them)."""
     started_at = datetime.fromisoformat(result.datetime)
-    last = dict(zip(LAST_FIELDS, (started_at, result.success, result.scalar)))
+    values = (started_at, result.success, result.scalar, result.crashed)
+    last = dict(zip(LAST_FIELDS, values))
     for name, value in last.items():
         setattr(check, name, value)
     return last

@@ -8,12 +8,22 @@ scrapers at once, neither double-counts nor loses anything (see
 `errors.aggregation`).
 """
 
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from foundation.names import NameValidator
+
+# A service's name is a Prometheus label value and a part of Periskop's URLs.
+SERVICE_NAME = RegexValidator(
+    r"\A[A-Za-z0-9][A-Za-z0-9_.-]*\Z", "must be letters, digits, '.', '-' or '_'"
+)
+
 
 class Service(models.Model):
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(
+        max_length=100, unique=True, validators=[NameValidator(), SERVICE_NAME]
+    )
     endpoint = models.CharField(
         max_length=200, default="/errors", help_text="Path that serves the errors JSON."
     )

@@ -3,11 +3,18 @@ One log line and two metrics per request (`request.summary`, as Dockerflow).
 
 The logged path has no query string and the `refresh` secret is replaced, so
 secrets never reach logs; metrics are labelled by route pattern, not raw URL.
+
+A NUL character (`%00`) names nothing: no name may hold one (`foundation.names`),
+and PostgreSQL refuses it in a query, which would fail the request with a 500. So
+a path holding one is answered 404 and a query string holding one 400, here,
+before any view looks it up.
 """
 
 import logging
 import time
 import uuid
+
+from django.http import JsonResponse
 
 from foundation import metrics
 
@@ -72,3 +79,23 @@ class HeadWithoutBodyMiddleware:
             response.content = b""
             response["Content-Length"] = str(length)
         return response
+
+
+class RefuseNulMiddleware:
+    """404 for a path with a NUL character, 400 for a query string with one."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in request.path:
+            return JsonResponse({"detail": "Not found."}, status=404)
+        if any("\x00" in key + value for key, value in _query_items(request)):
+            return JsonResponse({"detail": "The query string holds a NUL character."}, status=400)
+        return self.get_response(request)
+
+
+def _query_items(request):
+    for key, values in request.GET.lists():
+        for value in values:
+            yield key, value

@@ -220,6 +220,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "foundation.middleware.RequestSummaryMiddleware",
     "foundation.middleware.HeadWithoutBodyMiddleware",
+    "foundation.middleware.RefuseNulMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -20,19 +20,19 @@ written.
 
 import tomllib
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from audits import checkmodules, params, schedules
+from audits.models import Check, Tag
 from foundation.config.errors import ConfigError, Problem
+from foundation.names import field_problems
 
 CHECK_FIELDS = (
     "description", "module", "params", "ttl", "tags", "plot", "enabled",
     "schedule", "failure_threshold",
 )
-# "tags" would be read as /checks/tags/{tag}; "/" and "+" split URLs and tag lists.
-RESERVED_PROJECTS = ("tags",)
-FORBIDDEN_CHARACTERS = set("/+?#% \t\n")
 
 
 @dataclass
@@ -109,48 +109,70 @@ def _read_checks(projects: Any, source: str, problems: list[Problem]):
             ))
             continue
         for name, table in checks.items():
-            try:
-                yield _read_check(project, name, table, position)
-            except params.ParamError as exc:
-                problems.append(Problem(source, f"checks.{project}.{name}", exc.field, exc.message))
+            found: list[params.ParamError] = []
+            spec = _read_check(project, name, table, position, found)
+            item = f"checks.{project}.{name}"
+            problems += [Problem(source, item, exc.field, exc.message) for exc in found]
+            if not found:
+                yield spec
             position += 1
 
 
-def _read_check(project: str, name: str, table: Any, position: int) -> CheckSpec:
+def _read_check(
+    project: str, name: str, table: Any, position: int, found: list
+) -> CheckSpec | None:
+    """The check of `table`; every problem of it appended to `found`."""
+    found += _identifier_problems(project, name)
     if not isinstance(table, dict):
-        raise params.ParamError("", "expected a table")
-    _check_identifiers(project, name)
-    unknown = sorted(set(table) - set(CHECK_FIELDS))
-    if unknown:
-        raise params.ParamError(
-            unknown[0], f"unknown field (expected one of {', '.join(CHECK_FIELDS)})"
-        )
-    module = _read_module(table)
+        found.append(params.ParamError("", "expected a table"))
+        return None
+    found += [
+        params.ParamError(key, f"unknown field (expected one of {', '.join(CHECK_FIELDS)})")
+        for key in sorted(set(table) - set(CHECK_FIELDS))
+    ]
+    read = partial(_read_into, found)
+    module = read(_read_module, table)
     return CheckSpec(
         project=project,
         name=name,
-        module=module.path,
-        description=_typed(table, "description", str, ""),
-        params=params.validate(module, _typed(table, "params", dict, {})),
-        ttl=_read_ttl(table),
-        tags=_read_tags(table),
-        plot=_typed(table, "plot", str, ""),
-        enabled=_typed(table, "enabled", bool, True),
-        schedule=_read_schedule(table),
-        failure_threshold=_read_threshold(table),
+        module=module.path if module else "",
+        description=read(_typed, table, "description", str, ""),
+        params=_read_params(module, table, found),
+        ttl=read(_read_ttl, table),
+        tags=_read_tags(table, found),
+        plot=read(_typed, table, "plot", str, ""),
+        enabled=read(_typed, table, "enabled", bool, True),
+        schedule=read(_read_schedule, table),
+        failure_threshold=read(_read_threshold, table),
         position=position,
     )
 
 
-def _check_identifiers(project: str, name: str):
-    if project in RESERVED_PROJECTS:
-        raise params.ParamError("project", f"'{project}' is reserved for /checks/tags/")
-    for label, value in (("project", project), ("name", name)):
-        bad = FORBIDDEN_CHARACTERS & set(value)
-        if bad or not value:
-            raise params.ParamError(
-                label, f"{value!r} cannot be used in a URL: avoid {''.join(sorted(bad))!r}"
-            )
+def _read_into(found: list, reader, *args):
+    """`reader(*args)`, or None with its ParamError appended to `found`."""
+    try:
+        return reader(*args)
+    except params.ParamError as exc:
+        found.append(exc)
+        return None
+
+
+def _identifier_problems(project: str, name: str) -> list[params.ParamError]:
+    return [
+        params.ParamError(label, message)
+        for label, value in (("project", project), ("name", name))
+        for message in field_problems(Check, label, value)
+    ]
+
+
+def _read_params(module, table: dict, found: list) -> dict:
+    """The module's parameters, every one of them checked (not only the first)."""
+    values = _read_into(found, _typed, table, "params", dict, {})
+    if module is None or values is None:
+        return {}
+    cleaned, errors = params.validate_each(module, values)
+    found += errors.values()
+    return cleaned or {}
 
 
 def _read_module(table: dict) -> checkmodules.CheckModule:
@@ -189,12 +211,15 @@ def _read_threshold(table: dict) -> int:
     return threshold
 
 
-def _read_tags(table: dict) -> list[str]:
-    tags = _typed(table, "tags", list, [])
+def _read_tags(table: dict, found: list) -> list[str]:
+    tags = _read_into(found, _typed, table, "tags", list, []) or []
     for i, tag in enumerate(tags):
-        if not isinstance(tag, str) or not tag or FORBIDDEN_CHARACTERS & set(tag):
-            raise params.ParamError(f"tags[{i}]", f"{tag!r} is not a valid tag name")
-    return sorted(set(tags))
+        if not isinstance(tag, str):
+            found.append(params.ParamError(f"tags[{i}]", f"{tag!r} is not a string"))
+            continue
+        problems = field_problems(Tag, "name", tag)
+        found += [params.ParamError(f"tags[{i}]", problem) for problem in problems]
+    return sorted({tag for tag in tags if isinstance(tag, str)})
 
 
 def _typed(table: dict, key: str, expected: type, default):

@@ -55,11 +55,22 @@ class Row:
     ttl: int
     summary: str
     url: str
+    crashed: bool = False
     tags: list = field(default_factory=list)
 
     @property
     def key(self) -> str:
         return f"{self.project}/{self.name}"
+
+    @property
+    def label(self) -> str:
+        return shown_state(self.state, self.crashed)
+
+
+def shown_state(state: str, crashed: bool) -> str:
+    """What a check's state reads as: "crashed" when its last run crashed (a
+    broken check, not a failing system), else its alert state."""
+    return "crashed" if crashed else state
 
 
 def check_url(project: str, name: str) -> str:
@@ -72,13 +83,17 @@ def _rows() -> list[Row]:
     values = (
         Check.objects.enabled()
         .order_by("project", "name")
-        .values_list("pk", "project", "name", "description", "alert_state", "last_run_at", "ttl")
+        .values_list(
+            "pk", "project", "name", "description", "alert_state", "last_run_at", "ttl",
+            "last_crashed",
+        )
     )
     rows, by_pk = [], {}
-    for pk, project, name, description, state, updated, ttl in values:
+    for pk, project, name, description, state, updated, ttl, crashed in values:
         url = f"{prefix}{quote(project, safe='')}/{quote(name, safe='')}/"
         ttl = Check.ttl_or_default(ttl)
-        row = Row(pk, project, name, state, updated, ttl, markup.summary(description), url)
+        summary = markup.summary(description)
+        row = Row(pk, project, name, state, updated, ttl, summary, url, crashed)
         rows.append(row)
         by_pk[pk] = row
     pairs = (
@@ -260,8 +275,9 @@ def _diagram(rows) -> str | None:
 @gzip_page
 def status(request):
     """
-    `{"refresh": s, "checks": {"project/name": {"state", "updated"}}}` of the enabled
-    checks (`?check=project/name` or `?project=` for fewer), from the stored state.
+    `{"refresh": s, "checks": {"project/name": {"state", "label", "updated"}}}` of
+    the enabled checks (`?check=project/name` or `?project=` for fewer), from the
+    stored state; `label` is the state as shown ("crashed" for a crashed check).
     With an ETag, so that an unchanged answer is a 304.
     """
     checks = Check.objects.enabled()
@@ -271,11 +287,13 @@ def status(request):
     elif "project" in request.GET:
         checks = checks.filter(project=request.GET["project"])
     values = checks.order_by("project", "name").values_list(
-        "project", "name", "alert_state", "last_run_at", "ttl"
+        "project", "name", "alert_state", "last_run_at", "ttl", "last_crashed"
     )
     entries, ttls = {}, []
-    for project, name, state, updated, ttl in values:
-        entries[f"{project}/{name}"] = {"state": state, "updated": _iso(updated)}
+    for project, name, state, updated, ttl, crashed in values:
+        entries[f"{project}/{name}"] = {
+            "state": state, "label": shown_state(state, crashed), "updated": _iso(updated)
+        }
         ttls.append(Check.ttl_or_default(ttl))
     body = json.dumps(
         {"refresh": refresh_seconds(ttls), "checks": entries}, separators=(",", ":")
@@ -334,6 +352,7 @@ def check_detail(request, project, name):
         "check": check,
         "key": f"{project}/{name}",
         "state": check.alert_state,
+        "label": shown_state(check.alert_state, check.last_crashed),
         "run": run,
         "data": json.dumps(run.data, indent=2, ensure_ascii=False) if run else None,
         "updated_ago": ago(check.last_run_at, now) if check.last_run_at else None,

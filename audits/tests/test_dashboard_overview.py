@@ -156,7 +156,9 @@ def test_status_feed_gives_state_and_update_time_from_the_database(staff_client,
     assert response["Content-Type"] == "application/json"
     body = response.json()
     assert body["refresh"] == 60
-    assert body["checks"]["web/never"] == {"state": "unknown", "updated": None}
+    assert body["checks"]["web/never"] == {
+        "state": "unknown", "label": "unknown", "updated": None
+    }
     entry = body["checks"]["web/ran"]
     assert entry["state"] == "failing"
     assert entry["updated"] == result.datetime[:19] + "Z"

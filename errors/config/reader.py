@@ -20,20 +20,20 @@ is written; each problem is `file: errors.services.<name>: field: what is wrong`
 (`foundation.config.errors`).
 """
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from errors import discovery
+from errors.models import Service
 from foundation import durations
 from foundation.config.errors import ConfigError, Problem
+from foundation.names import field_problems
 
 SERVICE_FIELDS = (
     "endpoint", "scheme", "refresh_interval", "request_headers", "enabled",
     "static_configs", "file_sd_configs", "dns_sd_configs", "relabel_configs",
 )
 DISCOVERY_FIELDS = ("static_configs", "file_sd_configs", "dns_sd_configs", "relabel_configs")
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 @dataclass
@@ -62,12 +62,13 @@ class ServiceSpec:
 
 def read_section(section: Any, source: str) -> list[ServiceSpec]:
     """The services of an `[errors]` section; ConfigError listing every problem."""
-    if not isinstance(section, dict) or set(section) - {"services"}:
+    services = section.get("services", {}) if isinstance(section, dict) else None
+    if not isinstance(services, dict) or set(section) - {"services"}:
         raise ConfigError([
             Problem(source, "errors", "", "expected only [errors.services.<name>] tables")
         ])
     specs, problems = [], []
-    for position, (name, table) in enumerate(section.get("services", {}).items()):
+    for position, (name, table) in enumerate(services.items()):
         found = [
             Problem(source, f"errors.services.{name}", field, message)
             for field, message in _problems(name, table)
@@ -88,25 +89,38 @@ def from_periskop_yaml(document: Any, source: str) -> dict:
         ])
     services, problems = {}, []
     for i, entry in enumerate(document["services"]):
-        name = entry.get("name") if isinstance(entry, dict) else None
-        if not isinstance(name, str) or not name:
-            problems.append(Problem(source, f"services[{i}]", "name", "missing"))
-            continue
-        table = {k: v for k, v in entry.items() if k not in ("name", "scraper")}
-        table.update(entry.get("scraper") or {})
-        services[name] = table
+        found = _entry_problems(entry, services)
+        problems += [Problem(source, f"services[{i}]", f, message) for f, message in found]
+        if not found:
+            table = {k: v for k, v in entry.items() if k not in ("name", "scraper")}
+            services[entry["name"]] = {**table, **(entry.get("scraper") or {})}
     if problems:
         raise ConfigError(problems)
     return {"services": services}
 
 
+def _entry_problems(entry: Any, services: dict) -> list[tuple[str, str]]:
+    """(field, message) for each problem of one service of Periskop's list, before
+    it is read as a table of ours."""
+    if not isinstance(entry, dict):
+        return [("", "expected a mapping with a name")]
+    name = entry.get("name")
+    if not isinstance(name, str) or not name:
+        return [("name", "missing")]
+    problems = []
+    if name in services:
+        problems.append(("name", f"{name!r} is the name of an earlier service"))
+    if not isinstance(entry.get("scraper") or {}, dict):
+        problems.append(("scraper", "expected a mapping (endpoint, refresh_interval...)"))
+    return problems
+
+
 def _problems(name: str, table: Any) -> list[tuple[str, str]]:
     """(field, message) for each problem of one service."""
-    if not NAME.match(name):
-        return [("name", f"{name!r} must be letters, digits, '.', '-' or '_'")]
+    naming = [("name", message) for message in field_problems(Service, "name", name)]
     if not isinstance(table, dict):
-        return [("", "expected a table")]
-    problems = [
+        return naming + [("", "expected a table")]
+    problems = naming + [
         (key, f"unknown field (expected one of {', '.join(SERVICE_FIELDS)})")
         for key in table if key not in SERVICE_FIELDS
     ]

@@ -8,9 +8,15 @@ one go. A problem says where it is: the file, the item (`checks.<project>.<name>
 `errors.services.<name>`) and the field, and is shown as
 
     config.toml: checks.web.home: schedule: '5x' is not a duration (...)
+
+on one line that any page or terminal can show: a name's control characters and
+lone surrogates are written as escapes (`checks.web.a\\x00b`).
 """
 
+import unicodedata
 from dataclasses import dataclass, replace
+
+from foundation.names import REFUSED_CATEGORIES
 
 
 @dataclass(frozen=True)
@@ -22,7 +28,13 @@ class Problem:
 
     def __str__(self) -> str:
         parts = (self.source, self.item, self.field, self.message)
-        return ": ".join(part for part in parts if part)
+        return ": ".join(_shown(part) for part in parts if part)
+
+
+def _shown(text: str) -> str:
+    return "".join(
+        repr(c)[1:-1] if unicodedata.category(c) in REFUSED_CATEGORIES else c for c in text
+    )
 
 
 class ConfigError(Exception):

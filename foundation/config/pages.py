@@ -35,7 +35,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core import signing
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import DataError, transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -150,7 +150,11 @@ def _apply(request):
                 notice="The configuration changed since the preview: "
                 "here is what the import does now. Nothing was written.",
             )
-        config_document.apply(plans)
+        try:
+            config_document.apply(plans)
+        except DataError as exc:  # a value the database refuses that validation let by
+            return _page(request, form=UploadForm(), name=name, status=400,
+                         errors=[f"{name}: the database refused it: {exc}"])
         admin_log.log_import(plans, request.user, name)
     messages.success(request, f"Imported {name}: {_summary(plans)}.")
     return redirect("admin:index")

@@ -105,11 +105,11 @@
     if (notice) notice.hidden = !offline;
   }
 
-  function setState(element, state) {
-    if (element.getAttribute("data-state") === state) return;
+  // `shown`: the state as it reads ("crashed" for a failing check that crashed).
+  function setState(element, state, shown) {
     element.setAttribute("data-state", state);
     var label = element.querySelector(".st");
-    if (label) label.textContent = state;
+    if (label) label.textContent = shown || state;
   }
 
   // --- The overview ---------------------------------------------------------------------
@@ -145,7 +145,7 @@
         var element = elements[i];
         var key = element.getAttribute("data-check") || element.getAttribute("data-diagram-check");
         var entry = checks[key];
-        setState(element, entry ? entry.state : "unknown");
+        setState(element, entry ? entry.state : "unknown", entry && entry.label);
         if (element.hasAttribute("data-diagram-check") && entry) {
           var title = element.querySelector("title");
           if (title) title.textContent = title.textContent.replace(/^([^\n]*?): \w+/, "$1: " + entry.state);
@@ -272,7 +272,7 @@
     return function (checks) {
       var entry = checks[key];
       var head = document.querySelector("#check-live [data-check]");
-      if (entry && head) setState(head, entry.state);
+      if (entry && head) setState(head, entry.state, entry.label);
       if (entry && entry.updated !== shown) {
         waitingSince = 0;
         reload().catch(function () { setOffline(true); });
