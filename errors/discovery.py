@@ -24,8 +24,10 @@ target file or DNS record is picked up at the next scrape.
 `static_configs`: a list of groups, each `targets` (a list of `host:port`) and
 optional `labels` (names and string values) given to each of its targets.
 
-`file_sd_configs`: `files` lists paths or globs (`*`, `?`, `[ab]`), relative to the
-directory of the configuration file, each ending in `.json`, `.yml` or `.yaml`.
+`file_sd_configs`: `files` lists paths or globs (`*`, `?`, `[ab]`), each ending in
+`.json`, `.yml` or `.yaml`; a relative path is relative to the folder of the file the
+service was imported from, as Prometheus reads them relative to its config file
+(`Service.config_dir`).
 A file holds a list of groups in the `static_configs` format, in JSON or YAML
 according to its extension (Prometheus' file_sd format):
 
@@ -49,12 +51,25 @@ instance, which is no error.
 compatibility (a duration, `foundation.durations`), is ignored: discovery runs at
 every scrape of the service.
 
+Before relabelling, a target has, as in Prometheus: the labels of its group,
+`__address__`, the `__meta_*` labels above, then, unless its group sets them,
+`job` (the service's name), `__scheme__` (the service's `scheme`),
+`__metrics_path__` (its `endpoint`), `__scrape_interval__` and `__scrape_timeout__`
+(Prometheus durations, e.g. `30s`). These are its *discovered labels*.
+
 `relabel_configs`: Prometheus relabelling rules (see `errors/relabel.py`), applied
-to each target's labels: those of its group, `__address__`, and the `__meta_*`
-labels above. Targets that a rule drops are not scraped. Then `__address__` is the
-address scraped, labels starting with `__` are discarded and the others are kept
-on the target. Targets are de-duplicated by address, the first one found (static,
-then files, then DNS, in the order written) keeping its labels.
+to the discovered labels. A target that a rule drops is not scraped (it is listed
+with the dropped targets). Then, as in Prometheus: an `__address__` without a port
+gets the scheme's (80 for http, 443 for https, as Prometheus 2 did); the scrape URL
+is `__scheme__://__address__` + `__metrics_path__` + a query of every
+`__param_<name>` label; the `__meta_*` labels go; `instance` is set to
+`__address__` unless a rule set it; and the labels not starting with `__` are the
+target's *labels*. `__scrape_interval__` and `__scrape_timeout__` are for rules to
+read: the service's interval and `ERRORS_SCRAPE_TIMEOUT_SECONDS` apply whatever
+they become. A target whose `__scheme__` is not http or https, or whose
+`__address__` is not a host:port, is skipped and reported. Targets are
+de-duplicated by address (as Periskop does), the first one found (static, then
+files, then DNS, in the order written) keeping its labels.
 
 Other Prometheus mechanisms (`consul_sd_configs`, `kubernetes_sd_configs`, ...) are
 not supported and are reported as such, rather than silently finding nothing.
@@ -67,8 +82,9 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import dns.exception
 import dns.name
@@ -85,6 +101,10 @@ Problem = tuple[str, str]  # (field, message), the field relative to an entry
 SOURCES = ("static_configs", "file_sd_configs", "dns_sd_configs")
 FILE_EXTENSIONS = (".json", ".yml", ".yaml")
 DNS_TYPES = ("SRV", "A", "AAAA")
+DEFAULT_PORTS = {"http": "80", "https": "443"}
+PARAM_PREFIX = "__param_"
+# What Go's url.URL leaves unescaped in a path (besides letters, digits and -._~).
+_PATH_SAFE = "/$&+,:;=@"
 
 _FIELDS = {
     "static_configs": ("targets", "labels"),
@@ -94,9 +114,40 @@ _FIELDS = {
 
 
 @dataclass(frozen=True)
+class ScrapeDefaults:
+    """What a service gives each of its targets before relabelling, as a Prometheus
+    scrape config does; an empty value sets no label."""
+
+    job: str = ""
+    scheme: str = "http"
+    metrics_path: str = "/errors"
+    interval: float = 30.0  # seconds
+    timeout: float = 10.0  # seconds
+
+    def labels(self) -> Labels:
+        labels = {
+            "job": self.job,
+            "__scheme__": self.scheme,
+            "__metrics_path__": self.metrics_path,
+            "__scrape_interval__": prometheus_duration(self.interval),
+            "__scrape_timeout__": prometheus_duration(self.timeout),
+        }
+        return {name: value for name, value in labels.items() if value}
+
+
+@dataclass(frozen=True)
 class DiscoveredTarget:
     address: str  # "host:port" (the final __address__ after relabelling)
     labels: dict[str, str]  # final labels after relabelling, without "__"-prefixed ones, sorted
+    url: str = ""  # what is scraped: __scheme__://__address__ + __metrics_path__ + ?__param_*
+    discovered_labels: dict[str, str] = field(default_factory=dict)  # before relabelling, sorted
+
+
+@dataclass(frozen=True)
+class Discovery:
+    targets: list[DiscoveredTarget]
+    dropped: list[Labels]  # the discovered labels of each target a rule dropped
+    errors: list[str]
 
 
 class DiscoveryError(Exception):
@@ -238,15 +289,19 @@ def _interval_problems(entry: dict) -> list[Problem]:
 
 
 def discover(
-    config: dict, *, base_dir: str = ".", resolver: dns.resolver.Resolver | None = None
-) -> tuple[list[DiscoveredTarget], list[str]]:
+    config: dict,
+    *,
+    base_dir: str = ".",
+    resolver: dns.resolver.Resolver | None = None,
+    defaults: ScrapeDefaults = ScrapeDefaults(),
+) -> Discovery:
     """
     All targets of a service: static + file_sd + dns_sd, each group's labels merged with
     the target (target labels: __address__; file_sd/static group "labels"; dns adds
-    __meta_dns_name), relabelled, de-duplicated by address (first wins). Returns
-    (targets, errors): a failing source (unreadable/invalid file, DNS failure) is
-    reported in errors and skipped, the other sources still count. An invalid config
-    yields no target and its problems as errors.
+    __meta_dns_name) and the `defaults`, relabelled, de-duplicated by address (first
+    wins). A failing source (unreadable/invalid file, DNS failure) is reported in
+    `errors` and skipped, the other sources still count. An invalid config yields no
+    target and its problems as errors.
 
     file_sd "files" entries may be globs (relative to base_dir), JSON or YAML by
     extension (.json / .yml / .yaml), Prometheus file_sd format:
@@ -260,7 +315,7 @@ def discover(
     """
     problems = validate(config, "discovery config")
     if problems:
-        return [], problems
+        return Discovery([], [], problems)
     found, errors = _static_targets(config.get("static_configs", [])), []
     for index, entry in enumerate(config.get("file_sd_configs", [])):
         targets, failures = _file_sd_targets(entry, base_dir, f"file_sd_configs[{index}]")
@@ -270,8 +325,8 @@ def discover(
         targets, failures = _dns_sd_targets(entry, resolver, f"dns_sd_configs[{index}]")
         found += targets
         errors += failures
-    targets, failures = _finalise(found, config.get("relabel_configs", []))
-    return targets, errors + failures
+    targets, dropped, failures = _finalise(found, config.get("relabel_configs", []), defaults)
+    return Discovery(targets, dropped, errors + failures)
 
 
 def _group_targets(group: dict, extra: Labels | None = None) -> list[Labels]:
@@ -284,29 +339,96 @@ def _static_targets(groups: list[dict]) -> list[Labels]:
     return [target for group in groups for target in _group_targets(group)]
 
 
-def _finalise(found: list[Labels], rules: list[dict]) -> tuple[list[DiscoveredTarget], list[str]]:
-    """Relabel, drop what is dropped or unscrapable, de-duplicate by address."""
+def _finalise(
+    found: list[Labels], rules: list[dict], defaults: ScrapeDefaults
+) -> tuple[list[DiscoveredTarget], list[Labels], list[str]]:
+    """Relabel, set aside what is dropped or unscrapable, de-duplicate by address."""
     targets: dict[str, DiscoveredTarget] = {}
-    invalid: list[str] = []
+    dropped: list[Labels] = []
+    skipped: list[str] = []
     for labels in found:
-        final = relabelling.relabel(labels, rules)
+        discovered = dict(sorted({**defaults.labels(), **labels}.items()))
+        final = relabelling.relabel(discovered, rules)
         if final is None:
+            dropped.append(discovered)
             continue
-        address = final.get("__address__", "")
-        if _address_problem(address) is not None:
-            invalid.append(address)
-            continue
-        if address not in targets:
-            kept = {name: value for name, value in sorted(final.items()) if name[:2] != "__"}
-            targets[address] = DiscoveredTarget(address, kept)
+        target = _target(discovered, final)
+        if isinstance(target, str):
+            skipped.append(target)
+        else:
+            targets.setdefault(target.address, target)
     errors = []
-    if invalid:
+    if skipped:
         # One message, not one per target: a wrong rule usually breaks them all.
         errors.append(
-            f"relabel_configs: {len(invalid)} target(s) skipped, their __address__ is not "
-            f"a host:port after relabelling (e.g. {invalid[0]!r})"
+            f"relabel_configs: {len(skipped)} target(s) skipped after relabelling, "
+            f"e.g. {skipped[0]}"
         )
-    return list(targets.values()), errors
+    return list(targets.values()), dropped, errors
+
+
+def _target(discovered: Labels, final: Labels) -> DiscoveredTarget | str:
+    """The target the relabelled labels `final` describe, or why there is none."""
+    scheme = final.get("__scheme__", "")
+    if scheme not in DEFAULT_PORTS:
+        return f"__scheme__ {scheme!r} is not http or https"
+    address = _with_port(final.get("__address__", ""), scheme)
+    if (problem := _address_problem(address)) is not None:
+        return f"__address__: {problem}"
+    final = {name: value for name, value in final.items() if not name.startswith("__meta_")}
+    final = {"instance": address, **final, "__address__": address}
+    labels = {name: value for name, value in sorted(final.items()) if name[:2] != "__"}
+    return DiscoveredTarget(address, labels, scrape_url(final), discovered)
+
+
+def _with_port(address: str, scheme: str) -> str:
+    """`address` with its scheme's port if it has none, as Prometheus 2 did."""
+    if not address or _has_port(address) or not _has_port(f"{address}:1234"):
+        return address  # a port already, or not an address a port would make valid
+    return f"{address}:{DEFAULT_PORTS[scheme]}"
+
+
+def _has_port(address: str) -> bool:
+    """Whether Go's net.SplitHostPort reads `address` as host:port (IPv6 in brackets)."""
+    host, colon, _ = address.rpartition(":")
+    if not colon:
+        return False
+    if host.startswith("["):
+        return host.endswith("]") and "[" not in host[1:] and "]" not in host[:-1]
+    return ":" not in host and "[" not in address and "]" not in address
+
+
+def scrape_url(labels: Labels) -> str:
+    """The URL Prometheus scrapes for a target's final labels (Go's url.URL.String)."""
+    path = labels.get("__metrics_path__", "")
+    if path and not path.startswith("/"):
+        path = "/" + path  # Go's URL puts the slash between host and path
+    params = sorted(
+        (name[len(PARAM_PREFIX):], value)
+        for name, value in labels.items() if name.startswith(PARAM_PREFIX)
+    )
+    query = f"?{urlencode(params)}" if params else ""
+    return f"{labels['__scheme__']}://{labels['__address__']}{quote(path, safe=_PATH_SAFE)}{query}"
+
+
+def prometheus_duration(seconds: float) -> str:
+    """`seconds` written as Prometheus writes a duration: 30s, 1m30s, 1h, 1d, 500ms."""
+    left = round(seconds * 1000)
+    if left == 0:
+        return "0s"
+    text = ""
+    # Years and weeks only when nothing is left over, as Prometheus ("90d", not "12w6d").
+    for unit, size, exact in _DURATION_UNITS:
+        if (exact and left % size) or left < size:
+            continue
+        text, left = text + f"{left // size}{unit}", left % size
+    return text
+
+
+_DURATION_UNITS = (
+    ("y", 365 * 86_400_000, True), ("w", 7 * 86_400_000, True), ("d", 86_400_000, False),
+    ("h", 3_600_000, False), ("m", 60_000, False), ("s", 1000, False), ("ms", 1, False),
+)
 
 
 # --- file_sd ---------------------------------------------------------------------------

@@ -8,6 +8,8 @@ scrapers at once, neither double-counts nor loses anything (see
 `errors.aggregation`).
 """
 
+from pathlib import Path
+
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -42,12 +44,20 @@ class Service(models.Model):
     request_headers = models.JSONField(
         default=dict, blank=True, help_text="Headers sent with each scrape; ${VAR} allowed."
     )
+    config_dir = models.CharField(
+        max_length=1000,
+        blank=True,
+        help_text="Folder that relative file_sd_configs paths are read from: that of the "
+        "file the service was imported from; empty: that of CONFIG_FILE.",
+    )
     enabled = models.BooleanField(default=True)
     position = models.PositiveIntegerField(default=0)
     next_scrape_at = models.DateTimeField(null=True, editable=False, db_index=True)
     last_scrape_at = models.DateTimeField(null=True, editable=False)
     last_scrape_duration = models.FloatField(null=True, editable=False)
     last_discovery_errors = models.JSONField(default=list, editable=False)
+    # The discovered labels of the targets relabelling dropped at the last scrape.
+    dropped_targets = models.JSONField(default=list, editable=False)
     scrape_failures = models.BigIntegerField(
         default=0, editable=False, help_text="Failed target scrapes since the service was added."
     )
@@ -58,8 +68,11 @@ class Service(models.Model):
     def __str__(self):
         return self.name
 
-    def target_url(self, address: str) -> str:
-        return f"{self.scheme}://{address}{self.endpoint}"
+    def discovery_dir(self, config_file: str) -> str:
+        """The folder relative file_sd paths start from: the imported file's, else
+        that of `config_file` (the CONFIG_FILE setting), as Prometheus reads them
+        relative to its config file."""
+        return self.config_dir or str(Path(config_file).resolve().parent)
 
 
 class TargetStatus(models.TextChoices):
@@ -71,7 +84,11 @@ class TargetStatus(models.TextChoices):
 class Target(models.Model):
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="targets")
     address = models.CharField(max_length=255, help_text="host:port")
-    labels = models.JSONField(default=dict)
+    labels = models.JSONField(default=dict, help_text="Its labels after relabelling.")
+    discovered_labels = models.JSONField(
+        default=dict, help_text="Its labels before relabelling, as discovery found them."
+    )
+    url = models.TextField(help_text="The URL scraped, built from the relabelled labels.")
     status = models.CharField(
         max_length=10, choices=TargetStatus.choices, default=TargetStatus.UNKNOWN
     )
@@ -90,9 +107,12 @@ class Target(models.Model):
     def __str__(self):
         return f"{self.service}: {self.address}"
 
-    @property
-    def url(self) -> str:
-        return self.service.target_url(self.address)
+    def save(self, *args, **kwargs):
+        # Discovery always gives the URL; a target made otherwise (a test, a shell) is
+        # scraped as Periskop would, at the service's scheme and endpoint.
+        if not self.url:
+            self.url = f"{self.service.scheme}://{self.address}{self.service.endpoint}"
+        super().save(*args, **kwargs)
 
 
 class GroupStatus(models.TextChoices):

@@ -46,8 +46,10 @@ Actions:
 | `lowercase` / `uppercase` | `target_label` is set to the joined value in lower / upper case |
 | `keepequal` / `dropequal` | the target is kept / dropped when the joined value equals `target_label`'s value |
 
-Regular expressions use Python's syntax, which accepts every usual RE2 (Prometheus)
-pattern; RE2's `\\pL`-style classes are not available.
+Regular expressions are RE2's, the engine and syntax of Prometheus (Go's regexp):
+`[[:alpha:]]`, `\\pL`, `\\z`, `\\Q...\\E`, `(?U)` work, back-references and
+look-arounds do not, and `a{,3}` is the literal text. Each is anchored as Prometheus
+anchors it, `^(?s:<regex>)$`: it matches the whole value, and `.` matches a newline.
 """
 
 import hashlib
@@ -55,6 +57,8 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
+
+import re2
 
 Labels = dict[str, str]
 
@@ -179,13 +183,19 @@ def _valid_target(name: str, templated: bool) -> bool:
     return bool((_TEMPLATED_NAME if templated else LABEL_NAME).fullmatch(name))
 
 
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # an invalid regex is reported to the user, not on stderr
+
+
 @lru_cache(maxsize=1024)
-def _compile(regex: str) -> re.Pattern:
-    """The compiled regex; ValueError if invalid. Cached: rules run once per target."""
+def _compile(regex: str) -> re2._Regexp:
+    """The regex anchored as Prometheus anchors it; ValueError if invalid. Cached:
+    rules run once per target."""
     try:
-        return re.compile(regex)
-    except re.error as error:
-        raise ValueError(f"invalid regular expression {regex!r}: {error}") from None
+        return re2.compile(f"^(?s:{regex})$", options=_RE2_OPTIONS)
+    except re2.error as error:
+        message = error.args[0].decode() if isinstance(error.args[0], bytes) else error.args[0]
+        raise ValueError(f"invalid regular expression {regex!r}: {message}") from None
 
 
 # --- relabelling ----------------------------------------------------------------
@@ -218,7 +228,7 @@ def _joined(labels: Labels, rule: dict) -> str:
     return rule.get("separator", DEFAULTS["separator"]).join(labels.get(n, "") for n in names)
 
 
-def _regex(rule: dict) -> re.Pattern:
+def _regex(rule: dict) -> re2._Regexp:
     return _compile(rule.get("regex", DEFAULTS["regex"]))
 
 
@@ -312,7 +322,7 @@ ACTIONS: dict[str, Callable[[Labels, dict], bool]] = {
 }
 
 
-def expand(match: re.Match, template: str) -> str:
+def expand(match: re2._Match, template: str) -> str:
     """
     `template` with its group references replaced, exactly as Go's Regexp.Expand.
 
@@ -338,7 +348,7 @@ def expand(match: re.Match, template: str) -> str:
     return "".join(out)
 
 
-def _group(match: re.Match, name: str) -> str:
+def _group(match: re2._Match, name: str) -> str:
     """The text of group `name` (a number or a name), "" when absent or unmatched."""
     if name.isascii() and name.isdigit() and (name == "0" or not name.startswith("0")):
         index = int(name)

@@ -18,7 +18,6 @@ error naming it, and the values resolved are taken back out of the errors shown.
 import logging
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -31,6 +30,10 @@ from foundation import placeholders
 
 logger = logging.getLogger(__name__)
 TARGET_FIELDS = ["status", "last_scrape_at", "last_error", "duration", "target_uuid"]
+DISCOVERED_FIELDS = ["labels", "discovered_labels", "url"]
+# The dropped targets kept for /targets/, at most: a rule that drops thousands of
+# discovered targets (the usual way to select a few) must not bloat the service's row.
+KEEP_DROPPED = 1000
 
 
 @dataclass
@@ -52,7 +55,7 @@ def scrape(service: Service) -> ScrapeReport:
         logger.warning("Scrape of %s: request_headers: %s", service, exc)
         _unscrapable(targets, f"not scraped: request_headers: {exc}")
     else:
-        pairs = [(target, service.target_url(target.address)) for target in targets]
+        pairs = [(target, target.url) for target in targets]
         results = fetch.fetch_many(
             pairs,
             concurrency=settings.ERRORS_SCRAPE_CONCURRENCY,
@@ -69,33 +72,62 @@ def scrape(service: Service) -> ScrapeReport:
 
 def sync_targets(service: Service, report: ScrapeReport) -> list[Target]:
     """The service's Target rows made to match what discovery finds now."""
-    found, problems = discovery.discover(service.discovery, base_dir=_config_dir())
+    found = discovery.discover(
+        service.discovery,
+        base_dir=service.discovery_dir(settings.CONFIG_FILE),
+        defaults=_defaults(service),
+    )
+    problems = found.errors
     report.errors += problems
     existing = {t.address: t for t in service.targets.all()}
-    wanted = {d.address: d for d in found}
+    wanted = {d.address: d for d in found.targets}
     if problems:
         # A source failed (DNS down, a file half-written): keep its last known
         # targets rather than flap them, as Prometheus does.
         wanted.update({a: _known(t) for a, t in existing.items() if a not in wanted})
     service.targets.filter(address__in=set(existing) - set(wanted)).delete()
-    changed = [_relabel(existing[a], d.labels) for a, d in wanted.items() if a in existing]
-    Target.objects.bulk_update([t for t in changed if t], ["labels"])
+    changed = [_relabel(existing[a], d) for a, d in wanted.items() if a in existing]
+    Target.objects.bulk_update([t for t in changed if t], DISCOVERED_FIELDS)
     Target.objects.bulk_create(
-        [Target(service=service, address=a, labels=d.labels) for a, d in wanted.items() if a not in existing],
+        [_new_target(service, d) for a, d in wanted.items() if a not in existing],
         ignore_conflicts=True,
     )
+    Service.objects.filter(pk=service.pk).update(dropped_targets=found.dropped[:KEEP_DROPPED])
     report.targets = len(wanted)
     return list(service.targets.filter(address__in=wanted))
 
 
+def _defaults(service: Service) -> discovery.ScrapeDefaults:
+    """The labels the service gives its targets before relabelling (Prometheus's job,
+    scheme, metrics path, interval and timeout)."""
+    return discovery.ScrapeDefaults(
+        job=service.name,
+        scheme=service.scheme,
+        metrics_path=service.endpoint,
+        interval=service.refresh_interval,
+        timeout=settings.ERRORS_SCRAPE_TIMEOUT_SECONDS,
+    )
+
+
 def _known(target: Target) -> discovery.DiscoveredTarget:
-    return discovery.DiscoveredTarget(target.address, target.labels)
+    return discovery.DiscoveredTarget(
+        target.address, target.labels, target.url, target.discovered_labels
+    )
 
 
-def _relabel(target: Target, labels: dict) -> Target | None:
-    if target.labels == labels:
+def _new_target(service: Service, found: discovery.DiscoveredTarget) -> Target:
+    return Target(
+        service=service, address=found.address, labels=found.labels, url=found.url,
+        discovered_labels=found.discovered_labels,
+    )
+
+
+def _relabel(target: Target, found: discovery.DiscoveredTarget) -> Target | None:
+    """`target` with what discovery found now, None if nothing changed."""
+    now = (found.labels, found.discovered_labels, found.url)
+    if (target.labels, target.discovered_labels, target.url) == now:
         return None
-    target.labels = labels
+    target.labels, target.discovered_labels, target.url = now
     return target
 
 
@@ -115,7 +147,7 @@ def _merge(service, target: Target, result: fetch.FetchResult, report: ScrapeRep
         return
     target.target_uuid = (result.payload.target_uuid or "")[:100]
     try:
-        merged = aggregation.ingest(service, result.payload, service.target_url(target.address))
+        merged = aggregation.ingest(service, result.payload, target.url)
     except DatabaseError as exc:
         logger.exception("Could not store the errors of %s", target)
         target.status, target.last_error = TargetStatus.DOWN, f"not stored: {exc}"
@@ -134,7 +166,3 @@ def _finish(service: Service, report: ScrapeReport, duration: float) -> None:
         scrape_failures=F("scrape_failures") + (report.targets - report.up),
     )
 
-
-def _config_dir() -> str:
-    # file_sd paths are relative to the config file, as in Prometheus.
-    return str(Path(settings.CONFIG_FILE).resolve().parent)

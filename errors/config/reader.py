@@ -15,12 +15,16 @@ Services to scrape, declared in `config.toml` or in Periskop's own YAML file.
 Periskop's YAML (`services:` with `name`, `scraper.endpoint`,
 `scraper.refresh_interval` and the same discovery keys) reads into the same specs,
 so a Periskop user migrates with the file they have; its `repository` section is
-ignored (the database is `DATABASE_URL`). Everything is validated before anything
+ignored (the database is `DATABASE_URL`). Relative `file_sd_configs` paths are
+read from the folder of the file imported, as Prometheus reads them from its config
+file's: that folder is kept on the service (`config_dir`), never written into the
+paths, so an export keeps them as written. Everything is validated before anything
 is written; each problem is `file: errors.services.<name>: field: what is wrong`
 (`foundation.config.errors`).
 """
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from errors import discovery
@@ -46,6 +50,7 @@ class ServiceSpec:
     discovery: dict = field(default_factory=dict)
     enabled: bool = True
     position: int = 0
+    config_dir: str = ""  # where relative file_sd paths start; not exported
 
     def as_toml(self) -> dict:
         table: dict[str, Any] = {
@@ -60,8 +65,9 @@ class ServiceSpec:
         return {**table, **self.discovery}
 
 
-def read_section(section: Any, source: str) -> list[ServiceSpec]:
-    """The services of an `[errors]` section; ConfigError listing every problem."""
+def read_section(section: Any, source: str, folder: str = "") -> list[ServiceSpec]:
+    """The services of an `[errors]` section; ConfigError listing every problem.
+    `folder`: that of the file, which relative file_sd paths start from."""
     services = section.get("services", {}) if isinstance(section, dict) else None
     if not isinstance(services, dict) or set(section) - {"services"}:
         raise ConfigError([
@@ -75,7 +81,7 @@ def read_section(section: Any, source: str) -> list[ServiceSpec]:
         ]
         problems += found
         if not found:
-            specs.append(_spec(name, table, position))
+            specs.append(_spec(name, table, position, folder))
     if problems:
         raise ConfigError(problems)
     return specs
@@ -148,7 +154,7 @@ def _field_problems(table: dict) -> list[tuple[str, str]]:
     return problems
 
 
-def _spec(name: str, table: dict, position: int) -> ServiceSpec:
+def _spec(name: str, table: dict, position: int, folder: str) -> ServiceSpec:
     return ServiceSpec(
         name=name,
         endpoint=table.get("endpoint", "/errors"),
@@ -158,4 +164,12 @@ def _spec(name: str, table: dict, position: int) -> ServiceSpec:
         discovery={k: table[k] for k in DISCOVERY_FIELDS if k in table},
         enabled=table.get("enabled", True),
         position=position,
+        config_dir=folder if _has_relative_sd_path(table) else "",
     )
+
+
+def _has_relative_sd_path(table: dict) -> bool:
+    # Only then does the folder matter: a service without one is not "changed" by an
+    # import of the same file from another folder.
+    files = [path for entry in table.get("file_sd_configs", []) for path in entry["files"]]
+    return any(not Path(path).is_absolute() for path in files)

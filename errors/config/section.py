@@ -3,12 +3,14 @@ The `[errors]` section of config.toml (and Periskop's YAML), as `import_config`
 and `export_config` see it; see `audits.config.section` for the contract.
 """
 
+from pathlib import Path
+
 from errors.config import importer, reader
 from errors.models import Service
 
 
 def read(value, source: str) -> list[reader.ServiceSpec]:
-    return reader.read_section(value, source)
+    return reader.read_section(value, source, _folder(source))
 
 
 def read_yaml(document, source: str) -> dict:
@@ -22,6 +24,14 @@ def plan(specs, prune: bool) -> importer.ImportPlan:
 
 def apply(import_plan: importer.ImportPlan) -> None:
     importer.apply(import_plan)
+
+
+def _folder(source: str) -> str:
+    """The folder of the file imported: `import_config` names it by its path. An
+    upload in the admin has no folder (its name is no path here): "" then, and
+    relative paths are read from CONFIG_FILE's folder."""
+    path = Path(source)
+    return str(path.resolve().parent) if path.is_file() else ""
 
 
 def export() -> dict:

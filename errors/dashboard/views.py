@@ -406,7 +406,6 @@ def service_targets(request, service):
     counts = {status: 0 for status in TargetStatus.values}
     for target in targets:
         counts[target.status] = counts.get(target.status, 0) + 1
-        target.url_shown = service.target_url(target.address)
         target.sorted_labels = sorted((target.labels or {}).items())
     return render(request, "dashboard/errors/targets.html",
                   _context(request, service=service, targets=targets, counts=counts))

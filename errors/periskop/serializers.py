@@ -6,7 +6,7 @@ these serializers describe them for API users, and
 `telescope_site/tests/test_api_schema.py` checks every real answer against them.
 """
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework import serializers
 
 EPOCH = "Unix time, in whole seconds (0: unknown)."
@@ -60,23 +60,40 @@ class PushedSerializer(serializers.Serializer):
     new_occurrences = serializers.IntegerField(help_text="Occurrence samples stored.")
 
 
+LABELS = {"type": "object", "additionalProperties": {"type": "string"}}
+ACTIVE_TARGET = {
+    "type": "object",
+    "properties": {
+        "endpoint": {"type": "string", "description": "address and path scraped"},
+        "status": {"type": "string", "enum": ["unknown", "up", "down"]},
+        "labels": {**LABELS, "description": "after relabelling"},
+        "discovered_labels": {**LABELS, "description": "before relabelling"},
+        "scrape_url": {"type": "string"},
+        "last_scrape": {"type": "string", "format": "date-time", "nullable": True},
+        "duration": {"type": "number", "nullable": True, "description": "seconds"},
+        "last_error": {"type": "string"},
+    },
+    "required": [
+        "endpoint", "status", "labels", "discovered_labels", "scrape_url", "last_scrape",
+        "duration", "last_error",
+    ],
+}
+DROPPED_TARGET = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "enum": ["dropped"]},
+        "discovered_labels": {**LABELS, "description": "before the rule that dropped it"},
+    },
+    "required": ["status", "discovered_labels"],
+}
 # `GET /targets/`: {service name: [target, ...]}.
 TARGETS = {
     "type": "object",
     "description": "The targets of each service, by service name.",
-    "additionalProperties": {
-        "type": "array",
-        "items": {
-            "type": "object",
-            "properties": {
-                "endpoint": {"type": "string", "description": "address and path scraped"},
-                "status": {"type": "string", "enum": ["unknown", "up", "down"]},
-                "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-                "last_scrape": {"type": "string", "format": "date-time", "nullable": True},
-                "duration": {"type": "number", "nullable": True, "description": "seconds"},
-                "last_error": {"type": "string"},
-            },
-            "required": ["endpoint", "status", "labels", "last_scrape", "duration", "last_error"],
-        },
-    },
+    "additionalProperties": {"type": "array", "items": {"oneOf": [ACTIVE_TARGET, DROPPED_TARGET]}},
 }
+TARGET_STATE = OpenApiParameter(
+    "state", str, enum=["active", "dropped", "any"], default="active",
+    description="Which targets: those scraped (Periskop's answer), those relabelling "
+    "dropped, or both.",
+)

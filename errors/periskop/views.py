@@ -12,7 +12,11 @@ Periskop's HTTP API, byte-compatible, so its UI and its alert links keep working
 * `POST /services/{service}/push/` (also `.../push/errors`, where
   periskop-client's `push_to_gateway(".../push")` posts): a client payload from a
   batch job; pushing it twice counts once;
-* `GET /targets/`: what discovery found, with each target's scrape status;
+* `GET /targets/`: what discovery found, with each target's scrape status, its
+  labels before relabelling (`discovered_labels`) and after (`labels`) and the URL
+  scraped, as Prometheus's `/api/v1/targets` shows them; `?state=dropped` lists
+  instead the targets relabelling dropped (their `discovered_labels`), `?state=any`
+  both, as Prometheus's `state` parameter. Periskop's UI reads `endpoint` only;
 * `GET /-/health`: `OK`.
 """
 
@@ -136,12 +140,22 @@ class ClientPushView(PushView):
 
 
 class TargetsView(PeriskopView):
-    @extend_schema(operation_id="periskop_targets", responses={200: serializers.TARGETS})
+    @extend_schema(
+        operation_id="periskop_targets",
+        parameters=[serializers.TARGET_STATE],
+        responses={200: serializers.TARGETS, **refusals({400: "An unknown state."})},
+    )
     def get(self, request):
-        """The targets discovered for each service, with their scrape status."""
+        """The targets discovered for each service, with their scrape status; with
+        `?state=dropped` (or `any`) the targets relabelling dropped."""
+        state = request.query_params.get("state", "active")
+        if state not in ("active", "dropped", "any"):
+            return Response({"detail": "state must be active, dropped or any"}, status=400)
         answer: dict[str, list] = {}
         for service in Service.objects.prefetch_related("targets"):
-            answer[service.name] = [_target(service, t) for t in service.targets.all()]
+            active = [_target(service, t) for t in service.targets.all()]
+            dropped = [_dropped(labels) for labels in service.dropped_targets]
+            answer[service.name] = {"active": active, "dropped": dropped, "any": active + dropped}[state]
         return Response(answer)
 
 
@@ -183,13 +197,19 @@ def _error(error_class, message, stacktrace, causes: list[dict]) -> dict:
 
 def _target(service, target) -> dict:
     return {
-        "endpoint": f"{target.address}{service.endpoint}",
+        "endpoint": target.url.partition("://")[2],  # Periskop's: address and path
         "status": target.status,
         "labels": target.labels,
+        "discovered_labels": target.discovered_labels,
+        "scrape_url": target.url,
         "last_scrape": target.last_scrape_at.isoformat() if target.last_scrape_at else None,
         "duration": target.duration,
         "last_error": target.last_error,
     }
+
+
+def _dropped(discovered_labels: dict) -> dict:
+    return {"status": "dropped", "discovered_labels": discovered_labels}
 
 
 def _epoch(moment) -> int:

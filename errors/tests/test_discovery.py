@@ -18,11 +18,22 @@ import dns.rrset
 import pytest
 
 from errors import discovery
-from errors.discovery import DiscoveredTarget, discover, validate
+from errors.discovery import DiscoveredTarget, validate
+
+
+def discover(config: dict, **options) -> tuple[list[DiscoveredTarget], list[str]]:
+    """(targets, errors) of a discovery, what most tests look at."""
+    found = discovery.discover(config, **options)
+    return found.targets, found.errors
 
 
 def addresses(targets: list[DiscoveredTarget]) -> list[str]:
     return [target.address for target in targets]
+
+
+def found(targets: list[DiscoveredTarget]) -> list[tuple[str, dict]]:
+    """(address, labels) of each target, the labels without those every target has."""
+    return [(t.address, {k: v for k, v in t.labels.items() if k != "instance"}) for t in targets]
 
 
 def write_json(path, groups) -> None:
@@ -128,17 +139,17 @@ def test_static_targets_carry_their_group_labels():
     }
     targets, errors = discover(config)
     assert errors == []
-    assert targets == [
-        DiscoveredTarget("10.0.0.1:7777", {"env": "prod", "zone": "a"}),
-        DiscoveredTarget("10.0.0.2:7777", {"env": "prod", "zone": "a"}),
-        DiscoveredTarget("10.0.0.3:7777", {}),
+    assert found(targets) == [
+        ("10.0.0.1:7777", {"env": "prod", "zone": "a"}),
+        ("10.0.0.2:7777", {"env": "prod", "zone": "a"}),
+        ("10.0.0.3:7777", {}),
     ]
 
 
 def test_labels_are_sorted_by_name():
     config = {"static_configs": [{"targets": ["h:1"], "labels": {"z": "1", "a": "2", "m": "3"}}]}
     [target], _ = discover(config)
-    assert list(target.labels) == ["a", "m", "z"]
+    assert list(target.labels) == ["a", "instance", "m", "z"]
 
 
 def test_targets_are_deduplicated_by_address_the_first_winning():
@@ -164,7 +175,7 @@ def test_file_sd_reads_json_targets_with_their_labels(tmp_path):
     config = {"file_sd_configs": [{"files": ["api.json"]}]}
     targets, errors = discover(config, base_dir=str(tmp_path))
     assert errors == []
-    assert targets == [DiscoveredTarget("10.0.0.1:7777", {"zone": "a"})]
+    assert found(targets) == [("10.0.0.1:7777", {"zone": "a"})]
 
 
 def test_file_sd_reads_yaml_targets(tmp_path):
@@ -176,11 +187,11 @@ def test_file_sd_reads_yaml_targets(tmp_path):
     config = {"file_sd_configs": [{"files": ["api.yml", "more.yaml"], "refresh_interval": "30s"}]}
     targets, errors = discover(config, base_dir=str(tmp_path))
     assert errors == []
-    assert targets == [
-        DiscoveredTarget("10.0.0.1:7777", {"zone": "b"}),
-        DiscoveredTarget("10.0.0.2:7777", {"zone": "b"}),
-        DiscoveredTarget("10.0.0.3:7777", {}),
-        DiscoveredTarget("10.0.0.4:7777", {}),
+    assert found(targets) == [
+        ("10.0.0.1:7777", {"zone": "b"}),
+        ("10.0.0.2:7777", {"zone": "b"}),
+        ("10.0.0.3:7777", {}),
+        ("10.0.0.4:7777", {}),
     ]
 
 
@@ -191,7 +202,7 @@ def test_file_sd_targets_know_their_file_path(tmp_path):
         "relabel_configs": [{"source_labels": ["__meta_filepath"], "target_label": "file"}],
     }
     [target], _ = discover(config, base_dir="/nonexistent")
-    assert target.labels == {"file": str(tmp_path / "api.json")}
+    assert found([target]) == [("h:1", {"file": str(tmp_path / "api.json")})]
 
 
 def test_file_changes_are_seen_on_the_next_call(tmp_path):
@@ -344,7 +355,8 @@ def test_a_fixed_file_is_read_again(tmp_path):
     config = {"file_sd_configs": [{"files": ["api.json"]}]}
     assert discover(config, base_dir=str(tmp_path))[1] != []
     write_json(path, [{"targets": ["h:1"]}])
-    assert discover(config, base_dir=str(tmp_path)) == ([DiscoveredTarget("h:1", {})], [])
+    targets, errors = discover(config, base_dir=str(tmp_path))
+    assert (found(targets), errors) == ([("h:1", {})], [])
 
 
 # --- dns_sd_configs ---------------------------------------------------------------------
@@ -371,14 +383,12 @@ def test_dns_srv_records_give_hosts_and_ports(resolver):
     }
     targets, errors = discover(config, resolver=resolver)
     assert errors == []
-    assert targets == [
-        DiscoveredTarget(
-            "host-a.api.test:7778",
+    assert found(targets) == [
+        ("host-a.api.test:7778",
             {"name": "_periskop._tcp.api.test", "srv_record_port": "7778",
              "srv_record_target": "host-a.api.test."},
         ),
-        DiscoveredTarget(
-            "host-b.api.test:7777",
+        ("host-b.api.test:7777",
             {"name": "_periskop._tcp.api.test", "srv_record_port": "7777",
              "srv_record_target": "host-b.api.test."},
         ),
@@ -388,7 +398,7 @@ def test_dns_srv_records_give_hosts_and_ports(resolver):
 def test_dns_meta_labels_are_not_kept_without_relabelling(resolver):
     config = {"dns_sd_configs": [{"names": ["api.test"], "type": "a", "port": 7777}]}
     targets, _ = discover(config, resolver=resolver)
-    assert [t.labels for t in targets] == [{}, {}]
+    assert [labels for _, labels in found(targets)] == [{}, {}]
 
 
 def test_a_name_that_does_not_exist_is_an_error_and_other_sources_still_count(resolver):
@@ -448,10 +458,10 @@ def test_relabel_rules_keep_drop_and_rewrite_the_address(resolver, tmp_path):
     }
     targets, errors = discover(config, base_dir=str(tmp_path), resolver=resolver)
     assert errors == []
-    assert targets == [
-        DiscoveredTarget("10.0.0.3:7777", {"zone": "a"}),
-        DiscoveredTarget("10.0.0.5:7777", {"zone": "b"}),
-        DiscoveredTarget("10.0.0.1:7777", {"zone": "dns"}),
+    assert found(targets) == [
+        ("10.0.0.3:7777", {"zone": "a"}),
+        ("10.0.0.5:7777", {"zone": "b"}),
+        ("10.0.0.1:7777", {"zone": "dns"}),
     ]
 
 
@@ -552,3 +562,106 @@ def test_discover_refuses_an_invalid_config():
     targets, errors = discover({"static_configs": [{"targets": ["h:1"]}], "relabel_configs": [{"regex": "("}]})
     assert targets == []
     assert errors[0].startswith("discovery config: relabel_configs[0].regex: invalid regular expression")
+
+
+# --- as Prometheus: labels before and after relabelling, the scrape URL ---------------
+
+API = discovery.ScrapeDefaults(job="api", scheme="http", metrics_path="/errors", interval=90, timeout=10)
+
+
+def one(config: dict) -> DiscoveredTarget:
+    [target] = discovery.discover(config, defaults=API).targets
+    return target
+
+
+def test_targets_have_prometheus_labels_before_relabelling():
+    target = one({"static_configs": [{"targets": ["h:1"], "labels": {"zone": "a"}}]})
+    assert target.discovered_labels == {
+        "__address__": "h:1", "__metrics_path__": "/errors", "__scheme__": "http",
+        "__scrape_interval__": "1m30s", "__scrape_timeout__": "10s", "job": "api", "zone": "a",
+    }
+    assert target.labels == {"instance": "h:1", "job": "api", "zone": "a"}
+
+
+def test_rules_read_the_labels_prometheus_sets_before_relabelling():
+    rules = [
+        {"source_labels": ["job", "__scrape_interval__"], "separator": "/", "target_label": "from"},
+        {"source_labels": ["__scheme__"], "regex": "http", "action": "keep"},
+    ]
+    target = one({"static_configs": [{"targets": ["h:1"]}], "relabel_configs": rules})
+    assert target.labels["from"] == "api/1m30s"
+
+
+def test_a_group_sets_the_scrape_labels_over_the_service_defaults():
+    labels = {"__scheme__": "https", "__metrics_path__": "/-/errors", "job": "other"}
+    target = one({"static_configs": [{"targets": ["h:1"], "labels": labels}]})
+    assert (target.url, target.labels["job"]) == ("https://h:1/-/errors", "other")
+
+
+def test_instance_is_the_final_address_unless_a_rule_sets_it():
+    rewrite = {"source_labels": ["__address__"], "regex": "(.+):1", "replacement": "$1:2",
+               "target_label": "__address__"}
+    name = {"target_label": "instance", "replacement": "web-1"}
+    static = {"static_configs": [{"targets": ["h:1"]}]}
+    assert one({**static, "relabel_configs": [rewrite]}).labels["instance"] == "h:2"
+    assert one({**static, "relabel_configs": [rewrite, name]}).labels["instance"] == "web-1"
+
+
+@pytest.mark.parametrize(
+    "group_labels, rules, url",
+    [
+        ({}, [], "http://h:1/errors"),
+        ({}, [{"target_label": "__scheme__", "replacement": "https"}], "https://h:1/errors"),
+        ({}, [{"target_label": "__metrics_path__", "replacement": "/v2/errors"}], "http://h:1/v2/errors"),
+        ({}, [{"target_label": "__metrics_path__", "replacement": "errors"}], "http://h:1/errors"),
+        ({}, [{"target_label": "__metrics_path__", "replacement": "/a b?"}], "http://h:1/a%20b%3F"),
+        ({"__param_b": "x y", "__param_a": "é&"}, [], "http://h:1/errors?a=%C3%A9%26&b=x+y"),
+        ({}, [{"source_labels": ["job"], "target_label": "__param_service"}], "http://h:1/errors?service=api"),
+    ],
+)
+def test_scheme_metrics_path_and_params_build_the_scrape_url(group_labels, rules, url):
+    config = {"static_configs": [{"targets": ["h:1"], "labels": group_labels}], "relabel_configs": rules}
+    assert one(config).url == url
+
+
+@pytest.mark.parametrize(
+    "address, scheme, expected",
+    [
+        ("localhost", "http", "localhost:80"),
+        ("localhost", "https", "localhost:443"),
+        ("[::1]", "https", "[::1]:443"),
+        ("localhost:8080", "https", "localhost:8080"),
+    ],
+)
+def test_an_address_without_port_gets_the_port_of_its_scheme(address, scheme, expected):
+    target = one({"static_configs": [{"targets": [address], "labels": {"__scheme__": scheme}}]})
+    assert (target.address, target.labels["instance"]) == (expected, expected)
+    assert target.url == f"{scheme}://{expected}/errors"
+
+
+def test_a_scheme_other_than_http_or_https_is_skipped_and_reported():
+    config = {"static_configs": [{"targets": ["h:1", "h:2"]}],
+              "relabel_configs": [{"source_labels": ["__address__"], "regex": "h:1",
+                                   "target_label": "__scheme__", "replacement": "ftp"}]}
+    found = discovery.discover(config, defaults=API)
+    assert addresses(found.targets) == ["h:2"]
+    assert found.errors == [
+        "relabel_configs: 1 target(s) skipped after relabelling, e.g. __scheme__ 'ftp' is not http or https"
+    ]
+
+
+def test_dropped_targets_are_kept_with_their_discovered_labels():
+    config = {"static_configs": [{"targets": ["h:1", "h:2"], "labels": {"zone": "a"}}],
+              "relabel_configs": [{"source_labels": ["__address__"], "regex": "h:2", "action": "drop"}]}
+    found = discovery.discover(config, defaults=API)
+    assert addresses(found.targets) == ["h:1"]
+    assert found.dropped == [{**found.targets[0].discovered_labels, "__address__": "h:2"}]
+
+
+@pytest.mark.parametrize(
+    "seconds, text",
+    [(0, "0s"), (0.5, "500ms"), (10, "10s"), (90, "1m30s"), (3600, "1h"), (86400 + 1, "1d1s"),
+     (14 * 86400, "2w"), (90 * 86400, "90d"), (365 * 86400, "1y")],
+)
+def test_durations_are_written_as_prometheus_writes_them(seconds, text):
+    assert discovery.prometheus_duration(seconds) == text

@@ -1,12 +1,15 @@
 """Services from config.toml and from Periskop's YAML, through `import_config`."""
 
 import io
+import json
+import tomllib
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from audits.models import Check
+from errors import scraper
 from errors.models import Service
 
 TOML = """
@@ -112,3 +115,63 @@ def test_export_writes_services_back(tmp_path):
     service = Service.objects.get()
     assert service.discovery["static_configs"] == [{"targets": ["127.0.0.1:7777"], "labels": {"zone": "a"}}]
     assert service.refresh_interval == 90
+
+
+PERISKOP_FILE_SD = """
+services:
+  - name: api
+    scraper: {endpoint: /errors, refresh_interval: 30s}
+    file_sd_configs:
+      - files: ["targets/*.json", "/nonexistent/absolute.json"]
+"""
+
+
+def write_periskop_folder(folder) -> None:
+    """A Periskop config with relative file_sd paths, and 9 targets in 3 files."""
+    (folder / "targets").mkdir(parents=True)
+    for shard in range(3):
+        targets = [f"10.0.{shard}.{i}:7777" for i in range(3)]
+        (folder / "targets" / f"api-{shard}.json").write_text(json.dumps([{"targets": targets}]))
+    (folder / "periskop.yaml").write_text(PERISKOP_FILE_SD)
+
+
+@pytest.mark.django_db
+def test_relative_file_sd_paths_are_read_from_the_imported_files_folder(tmp_path, monkeypatch, settings):
+    write_periskop_folder(tmp_path / "periskop")
+    # Neither the working folder nor CONFIG_FILE's has the target files.
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    settings.CONFIG_FILE = str(tmp_path / "elsewhere" / "config.toml")
+    run("../periskop/periskop.yaml")
+    service = Service.objects.get()
+    assert service.config_dir == str((tmp_path / "periskop").resolve())
+    report = scraper.ScrapeReport()
+    scraper.sync_targets(service, report)
+    assert (report.targets, report.errors) == (9, [])
+
+
+@pytest.mark.django_db
+def test_export_keeps_relative_file_sd_paths_as_written(tmp_path):
+    write_periskop_folder(tmp_path)
+    run(tmp_path / "periskop.yaml")
+    exported = tmp_path / "exported.toml"
+    call_command("export_config", "-o", str(exported))
+    service = tomllib.loads(exported.read_text())["errors"]["services"]["api"]
+    assert service["file_sd_configs"] == [{"files": ["targets/*.json", "/nonexistent/absolute.json"]}]
+    assert "config_dir" not in service
+
+
+@pytest.mark.django_db
+def test_the_same_file_imported_from_another_folder_changes_the_folder(tmp_path):
+    write_periskop_folder(tmp_path / "a")
+    write_periskop_folder(tmp_path / "b")
+    run(tmp_path / "a" / "periskop.yaml")
+    assert "changed service api (config_dir)" in run(tmp_path / "b" / "periskop.yaml")
+
+
+@pytest.mark.django_db
+def test_a_service_without_relative_file_sd_paths_keeps_no_folder(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(TOML)
+    run(path)
+    assert Service.objects.get().config_dir == ""

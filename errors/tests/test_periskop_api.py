@@ -89,6 +89,29 @@ def test_targets_show_endpoint_and_status(client, scraped):
     assert target["status"] == "up"
 
 
+def test_targets_show_labels_before_and_after_relabelling_and_the_dropped_ones(client, db):
+    rules = [{"source_labels": ["__address__"], "regex": "10\\.0\\.0\\.2:.*", "action": "drop"},
+             {"regex": "zone", "replacement": "az", "action": "labelmap"}]
+    service = Service.objects.create(name="api", discovery={
+        "static_configs": [{"targets": ["10.0.0.1:7", "10.0.0.2:7"], "labels": {"zone": "a"}}],
+        "relabel_configs": rules,
+    })
+    scraper.sync_targets(service, scraper.ScrapeReport())
+    (active,) = client.get("/targets/").json()["api"]
+    assert active["endpoint"] == "10.0.0.1:7/errors"
+    assert active["scrape_url"] == "http://10.0.0.1:7/errors"
+    assert active["labels"] == {"az": "a", "instance": "10.0.0.1:7", "job": "api", "zone": "a"}
+    assert active["discovered_labels"]["__address__"] == "10.0.0.1:7"
+    (dropped,) = client.get("/targets/?state=dropped").json()["api"]
+    assert dropped == {"status": "dropped", "discovered_labels": {
+        **active["discovered_labels"], "__address__": "10.0.0.2:7"}}
+    assert len(client.get("/targets/?state=any").json()["api"]) == 2
+
+
+def test_targets_refuse_an_unknown_state(client, db):
+    assert client.get("/targets/?state=up").status_code == 400
+
+
 def test_health_is_ok(client, db):
     response = client.get("/-/health")
     assert (response.status_code, response.content) == (200, b"OK")

@@ -1,5 +1,7 @@
 """Prometheus relabelling: each action, group expansion, and rule validation."""
 
+import hashlib
+
 import pytest
 
 from errors.relabel import relabel, validate
@@ -223,3 +225,72 @@ def test_every_rule_is_checked():
         "relabel_configs[1].action",
         "relabel_configs[2].oops",
     ]
+
+
+# --- one table, every action, RE2 as Prometheus uses it -----------------------------
+# Cases written for this service after reading what Prometheus's model/relabel tests
+# cover: each action, both outcomes of the filters, groups in target and replacement,
+# values spanning lines, and the syntax only RE2 (Go's regexp) reads the Prometheus way.
+
+HOST = {"__address__": "h:9", "__scheme__": "http", "__metrics_path__": "/errors", "team": "Web"}
+DROPPED = None
+
+
+@pytest.mark.parametrize(
+    "labels, rule, expected",
+    [
+        # keep / drop: the whole joined value, anchored
+        (HOST, {"source_labels": ["team"], "regex": "W.b", "action": "keep"}, HOST),
+        (HOST, {"source_labels": ["team"], "regex": "W", "action": "keep"}, DROPPED),
+        (HOST, {"source_labels": ["team", "__address__"], "regex": "Web;h:9", "action": "drop"}, DROPPED),
+        (HOST, {"source_labels": ["missing"], "regex": "", "action": "drop"}, DROPPED),
+        (HOST, {"source_labels": ["team"], "regex": "W|b", "action": "drop"}, HOST),
+        # replace: groups in the replacement and in the target label's name
+        (HOST, {"source_labels": ["__address__"], "regex": "(.+):(\\d+)", "target_label": "port_$2",
+                "replacement": "$1"}, {**HOST, "port_9": "h"}),
+        (HOST, {"source_labels": ["nothing"], "target_label": "team"},
+         {k: v for k, v in HOST.items() if k != "team"}),
+        # the labels that build the scrape URL are labels like the others
+        (HOST, {"target_label": "__scheme__", "replacement": "https"}, {**HOST, "__scheme__": "https"}),
+        (HOST, {"source_labels": ["__metrics_path__"], "regex": "/(.*)", "target_label": "__metrics_path__",
+                "replacement": "/v2/$1"}, {**HOST, "__metrics_path__": "/v2/errors"}),
+        (HOST, {"source_labels": ["team"], "target_label": "__param_team"}, {**HOST, "__param_team": "Web"}),
+        # label-name actions
+        ({"__meta_zone": "a", "x": "1"}, {"regex": "__meta_(.+)", "action": "labelmap"},
+         {"__meta_zone": "a", "x": "1", "zone": "a"}),
+        ({"tmp_a": "1", "tmp_b": "2", "keep": "3"}, {"regex": "tmp_.*", "action": "labeldrop"}, {"keep": "3"}),
+        ({"tmp_a": "1", "tmp_b": "2", "keep": "3"}, {"regex": "tmp_.*", "action": "labelkeep"},
+         {"tmp_a": "1", "tmp_b": "2"}),
+        # hashmod: the low 64 bits of the MD5, big-endian, as Prometheus
+        ({"a": "shard-me"}, {"source_labels": ["a"], "target_label": "s", "modulus": 7, "action": "hashmod"},
+         {"a": "shard-me", "s": str(int(hashlib.md5(b"shard-me").hexdigest()[16:], 16) % 7)}),
+        (HOST, {"source_labels": ["team"], "target_label": "t", "action": "lowercase"}, {**HOST, "t": "web"}),
+        (HOST, {"source_labels": ["team"], "target_label": "t", "action": "uppercase"}, {**HOST, "t": "WEB"}),
+        ({"a": "1", "b": "1"}, {"source_labels": ["a"], "target_label": "b", "action": "keepequal"},
+         {"a": "1", "b": "1"}),
+        ({"a": "1", "b": "2"}, {"source_labels": ["a"], "target_label": "b", "action": "keepequal"}, DROPPED),
+        ({"a": "1", "b": "1"}, {"source_labels": ["a"], "target_label": "b", "action": "dropequal"}, DROPPED),
+        ({"a": "1"}, {"source_labels": ["a"], "target_label": "b", "action": "dropequal"}, {"a": "1"}),
+        # RE2's syntax, which Python's `re` reads differently or refuses
+        ({"a": "abc"}, {"source_labels": ["a"], "regex": "[[:alpha:]]+", "action": "keep"}, {"a": "abc"}),
+        ({"a": "aa"}, {"source_labels": ["a"], "regex": "a{,3}", "action": "keep"}, DROPPED),
+        ({"a": "a{,3}"}, {"source_labels": ["a"], "regex": "a{,3}", "action": "keep"}, {"a": "a{,3}"}),
+        ({"a": "déjà"}, {"source_labels": ["a"], "regex": "\\pL+", "action": "keep"}, {"a": "déjà"}),
+        ({"a": "a.b"}, {"source_labels": ["a"], "regex": "\\Qa.b\\E", "action": "keep"}, {"a": "a.b"}),
+        ({"a": "axb"}, {"source_labels": ["a"], "regex": "\\Qa.b\\E", "action": "keep"}, DROPPED),
+        ({"a": "ab"}, {"source_labels": ["a"], "regex": "ab\\z", "action": "keep"}, {"a": "ab"}),
+        ({"a": "aaa"}, {"source_labels": ["a"], "regex": "(?U)(a+)(a*)", "target_label": "b", "replacement": "$1"},
+         {"a": "aaa", "b": "a"}),
+        # `.` matches a newline: the regex is wrapped in (?s:...), as Prometheus does
+        ({"a": "line1\nline2"}, {"source_labels": ["a"], "regex": "line1.*line2", "target_label": "b",
+                                 "replacement": "match"}, {"a": "line1\nline2", "b": "match"}),
+    ],
+)
+def test_each_rule_relabels_as_prometheus(labels, rule, expected):
+    assert relabel(labels, [rule]) == expected
+
+
+@pytest.mark.parametrize("regex", ["(a)\\1", "(?=a)a", "(?P=name)", "a++"])
+def test_python_only_syntax_is_refused_as_prometheus_refuses_it(regex):
+    [problem] = validate([{"source_labels": ["a"], "regex": regex, "action": "keep"}], "svc")
+    assert f"invalid regular expression {regex!r}" in problem

@@ -155,7 +155,9 @@ def test_file_sd_targets_come_and_go(instances, tmp_path):
         name="api", discovery={"file_sd_configs": [{"files": [str(targets_file)]}]}
     )
     scraper.scrape(service)
-    assert list(Target.objects.values_list("address", "labels")) == [(a.address, {"zone": "a"})]
+    assert list(Target.objects.values_list("address", "labels")) == [
+        (a.address, {"instance": a.address, "job": "api", "zone": "a"})
+    ]
     targets_file.write_text(f'[{{"targets": ["{b.address}"]}}]')
     scraper.scrape(service)
     assert list(Target.objects.values_list("address", flat=True)) == [b.address]
@@ -174,3 +176,16 @@ def test_failing_discovery_source_keeps_its_last_known_targets(instances, tmp_pa
     report = scraper.scrape(service)
     assert report.errors and "targets.json" in report.errors[0]
     assert list(Target.objects.values_list("address", flat=True)) == [a.address]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_relabelled_metrics_path_is_the_path_scraped():
+    with PeriskopInstance(path="/-/exceptions") as instance:
+        key = instance.report(ValueError("boom"), times=2)
+        service = make_service(instance, endpoint="/errors")
+        service.discovery["relabel_configs"] = [
+            {"target_label": "__metrics_path__", "replacement": "/-/exceptions"}
+        ]
+        report = scraper.scrape(service)
+        assert (report.up, total(key)) == (1, 2)
+        assert Target.objects.get().url == f"http://{instance.address}/-/exceptions"

@@ -234,6 +234,8 @@ CALLS = [
     post("periskop_push", "not staff", 403, "/services/shop/push/", auth="user", body="{}"),
     post("periskop_push", "unknown", 404, "/services/nope/push/", body="{}"),
     get("periskop_targets", "by service", 200, "/targets/"),
+    get("periskop_targets", "scraped and dropped", 200, "/targets/?state=any"),
+    get("periskop_targets", "unknown state", 400, "/targets/?state=up"),
 ]
 
 
