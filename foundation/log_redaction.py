@@ -61,7 +61,10 @@ def redact_value(value):
         return [redact_value(v) for v in value]
     if value is None or isinstance(value, (bool, int, float)):
         return value
-    shown = repr(value)
+    try:
+        shown = repr(value)
+    except Exception:  # a broken __repr__: whoever formats it says so
+        return value
     clean = redact_text(shown)
     return value if clean == shown else clean
 

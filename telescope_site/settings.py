@@ -227,7 +227,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: its 404 goes back through CommonMiddleware (APPEND_SLASH).
+    "foundation.debug_pages.LocalDebugPagesMiddleware",
 ]
+# Error pages: Django's debug pages only for this machine, none with a secret.
+DEFAULT_EXCEPTION_REPORTER = "foundation.debug_pages.LocalDebugReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "foundation.debug_pages.RedactingReporterFilter"
 
 ROOT_URLCONF = "telescope_site.urls"
 WSGI_APPLICATION = "telescope_site.wsgi.application"
