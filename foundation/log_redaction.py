@@ -96,16 +96,23 @@ def _settings_secrets(named_values: tuple) -> dict[str, str]:
 
 
 def _url_credentials(url: str) -> list[str]:
-    parts = urlsplit(url)
-    return [parts.username or "", parts.password or ""]
+    try:
+        parts = urlsplit(url)
+        return [parts.username or "", parts.password or ""]
+    except ValueError:  # not a URL Django or Celery would use either: the whole of it
+        return [url]
 
 
 def _webhook_secrets(urls: tuple) -> list[str]:
     # A webhook's URL is its secret, and a log line may show its path alone.
     found = []
     for url in urls:
-        parts = urlsplit(url)
-        found += [url, parts.path + (f"?{parts.query}" if parts.query else ""), *_url_credentials(url)]
+        try:
+            parts = urlsplit(url)
+            found.append(parts.path + (f"?{parts.query}" if parts.query else ""))
+        except ValueError:
+            pass  # the whole URL is enough then
+        found += [url, *_url_credentials(url)]
     return [value for value in found if value not in ("", "/")]
 
 

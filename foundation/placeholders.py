@@ -112,7 +112,7 @@ def remember(secrets: dict[str, str]) -> None:
     """Add resolved values (value -> placeholder) to this process's registry;
     a process forked before they were resolved is handed them this way."""
     kept = {v: p for v, p in secrets.items() if len(v) >= MIN_REGISTERED_LENGTH}
-    if any(value not in _registry for value in kept):  # the usual case: known
+    if any(value not in _registry for value in kept):  # else known already: no lock
         with _registry_lock:
             _registry.update(kept)
 

@@ -76,6 +76,7 @@ def test_a_short_resolved_value_is_not_masked_everywhere(output):
     ("SENTRY_DSN", "https://publickey1234@o1.ingest.sentry.io/5", "publickey1234"),
     ("WEBHOOK_URLS", ["https://hooks.example.com/services/T0/B0/hooksecret"], "/services/T0/B0/hooksecret"),
     ("REDIS_URL", "redis://:redispassword99@redis:6379/0", "redispassword99"),
+    ("CELERY_BROKER_URL", "redis://[broken-url-secret", "redis://[broken-url-secret"),
 ])
 def test_the_secrets_of_the_settings_are_redacted(output, settings, name, value, secret):
     setattr(settings, name, value)
