@@ -14,7 +14,10 @@ the process. In a check process none of this reaches the server:
 * a check process that dies (killed, `os._exit`) is replaced, and its run is a
   crash;
 * the data is made JSON-safe and capped (`audits.check_data`) in the check
-  process, so nothing that cannot be pickled, stored or served comes back.
+  process, so nothing that cannot be pickled, stored or served comes back;
+* the run's resolved `${VAR}` values come with it, so that the check process's
+  log lines (urllib3 logs the URLs it retries) are redacted of them too
+  (`foundation.log_redaction`), though it was forked before they were resolved.
 
 Each check process has a pipe of its own to the process that started it, as in
 Celery's prefork pool (AsynPool): billiard's plain `Pool` shares one queue lock
@@ -36,8 +39,10 @@ import traceback
 from typing import Any
 
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 from audits import check_data, checkmodules
+from foundation import placeholders
 
 # How long a caller may wait for a free check process, in time limits: every run
 # ends at its limit, so only a queue longer than the pool waits this long.
@@ -60,11 +65,13 @@ class CheckCrash(Exception):
         self.trace = trace
 
 
-def call(module_path: str, params: dict, limit: float) -> tuple[bool, Any]:
-    """`run(**params)` of the module in a check process, stopped after `limit` s."""
+@sensitive_variables("params", "secrets", "job")  # resolved: never on an error page
+def call(module_path: str, params: dict, limit: float, secrets: dict | None = None) -> tuple[bool, Any]:
+    """`run(**params)` of the module in a check process, stopped after `limit` s;
+    `secrets` are the values resolved into `params` (value -> placeholder)."""
     pool = _get_pool()
     worker = pool.acquire(timeout=limit * QUEUE_LIMITS)
-    job = (module_path, params, limit, settings.CHECK_MAX_DATA_BYTES)
+    job = (module_path, params, limit, settings.CHECK_MAX_DATA_BYTES, secrets or {})
     try:
         outcome = worker.run(job, limit + KILL_GRACE_SECONDS)
     except BaseException:
@@ -173,10 +180,11 @@ def _forget_inherited_state() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _run(module_path: str, params: dict, limit: float, max_bytes: int) -> tuple:
+def _run(module_path: str, params: dict, limit: float, max_bytes: int, secrets: dict) -> tuple:
     """("ok", success, data), ("timeout",) or ("crash", message, traceback)."""
     import asyncio
 
+    placeholders.remember(secrets)
     started = time.monotonic()
     try:
         module = checkmodules.load(module_path)

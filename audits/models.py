@@ -13,6 +13,7 @@ bulk operations, whoever calls them (admin, import, API, shell).
 from django.conf import settings
 from django.db import models, transaction
 from django.urls import reverse
+from django.views.decorators.debug import sensitive_variables
 
 from audits import checkmodules, params, schedules
 from foundation import placeholders
@@ -213,6 +214,7 @@ class Check(models.Model):
         except checkmodules.ModuleError as exc:  # shown, so that someone fixes it
             return f"This check's module is unavailable: {exc}"
 
+    @sensitive_variables("resolved", "secrets")  # never on an error page
     def runtime_params(self, overrides: dict | None = None, secrets=None, module=None) -> dict:
         """Parameters ready for `run()`: placeholders resolved, values cast.
         `module`: the check's module, when the caller has loaded it already."""

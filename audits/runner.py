@@ -45,6 +45,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connections, transaction
+from django.views.decorators.debug import sensitive_variables
 
 from audits import events, execution, history, metrics, plot_value, states
 from audits.checkmodules import CheckModule, ModuleError
@@ -58,6 +59,8 @@ POLL_SECONDS = 0.05
 # How long a result that must not be cached (ttl = 0, or a crash) stays readable
 # by the callers that were waiting for that very run.
 SHARED_SECONDS = 10
+# Frames that hold resolved parameters show none of them on an error page.
+_hide_resolved = sensitive_variables("params", "secrets", "job")
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,7 @@ def cache_key(check: Check, params: dict) -> str:
     return f"check:v1:{digest.hexdigest()}"
 
 
+@_hide_resolved
 def _result_of(check: Check, force: bool, overrides: dict | None) -> Result:
     secrets: dict[str, str] = {}
     try:
@@ -184,6 +188,7 @@ def _run_in_worker(check: Check, force: bool) -> Result:
         connections.close_all()  # worker threads must not leak connections
 
 
+@_hide_resolved
 def _run_locked(job: Job) -> Result:
     lock = locks.lock(job.key, settings.REDIS_LOCK_TIMEOUT_SECONDS)
     waiting_since = time.time()
@@ -217,6 +222,7 @@ def _read(key: str, since: float | None) -> Result | None:
     return Result(**{**entry["result"], "ran": False})
 
 
+@_hide_resolved
 def _run_and_store(job: Job) -> Result:
     result = _execute(job)
     ttl = job.check.get_ttl()
@@ -241,12 +247,13 @@ def _cache_call(method: str, *args, **kwargs):
         return None
 
 
+@_hide_resolved
 def _execute(job: Job) -> Result:
     started_at, started = _now(), time.monotonic()
     crashed = False
     try:
         success, data = execution.call(
-            job.module.path, job.params, settings.CHECK_TIMEOUT_SECONDS
+            job.module.path, job.params, settings.CHECK_TIMEOUT_SECONDS, job.secrets
         )
     except execution.CheckTimeout:
         success, data = False, f"Timed out after {settings.CHECK_TIMEOUT_SECONDS:g} s"

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import F
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from errors import aggregation, discovery, fetch
 from errors.models import Service, Target, TargetStatus
@@ -44,6 +45,7 @@ class ScrapeReport:
     errors: list[str] = field(default_factory=list)
 
 
+@sensitive_variables("headers", "secrets")  # resolved: never on an error page
 def scrape(service: Service) -> ScrapeReport:
     started = time.monotonic()
     report = ScrapeReport()

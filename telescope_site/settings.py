@@ -228,7 +228,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: its 404 goes back through CommonMiddleware (APPEND_SLASH).
+    "foundation.debug_pages.LocalDebugPagesMiddleware",
 ]
+# Error pages: Django's debug pages only for this machine, none with a secret.
+DEFAULT_EXCEPTION_REPORTER = "foundation.debug_pages.LocalDebugReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "foundation.debug_pages.RedactingReporterFilter"
 
 ROOT_URLCONF = "telescope_site.urls"
 WSGI_APPLICATION = "telescope_site.wsgi.application"
@@ -404,16 +409,24 @@ LOGGING = {
         },
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
+    # Every handler redacts secrets (foundation.log_redaction): a filter on a handler
+    # sees the records of every logger that reaches it, urllib3's and celery's too.
+    "filters": {"redact_secrets": {"()": "foundation.log_redaction.RedactSecrets"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "text" if env("LOG_FORMAT") == "text" else "json",
+            "filters": ["redact_secrets"],
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's default handlers of these (a console under DEBUG, mail_admins,
+        # django.server's own) would write without the filter: their records go to
+        # the root's handlers instead.
+        "django": {"handlers": [], "propagate": True},
         # The request summary replaces Django's own request log lines.
-        "django.server": {"level": "WARNING"},
+        "django.server": {"handlers": [], "level": "WARNING", "propagate": True},
     },
 }
 
@@ -423,9 +436,12 @@ if SENTRY_DSN:
     from sentry_sdk.integrations.celery import CeleryIntegration
     from sentry_sdk.integrations.django import DjangoIntegration
 
+    from foundation.log_redaction import before_send
+
     sentry_sdk.init(
         dsn=SENTRY_DSN,
         environment=ENV_NAME or None,
         integrations=[DjangoIntegration(), CeleryIntegration()],
         send_default_pii=False,
+        before_send=before_send,  # the same redaction as the logs
     )
