@@ -66,20 +66,18 @@ def _from_workers(checks: list, force: bool, overrides: dict | None) -> list[Res
 def _wait_for(jobs: list[Job], overrides: dict | None) -> dict[str, Result]:
     """The results of `jobs` by key: from the workers, else run here, else failures."""
     limit = settings.CHECK_TIMEOUT_SECONDS + WAIT_GRACE_SECONDS
-    since, unqueued = {}, []
+    since, claimed, here = {}, [], []
     for job in jobs:
         claim = runner.claim_run(job.key, limit)
         if claim is None:  # the cache is down: no result could come back through it
-            unqueued.append(job)
+            here.append(job)
             continue
         since[job.key] = claim[1]
         if claim[0]:
-            unqueued.append(job)
-    unqueued = _queue(unqueued, overrides)
-    done = {job.key: _run_here(job, overrides) for job in unqueued}
-    for key in done:
-        since.pop(key, None)
-    done.update(_arrivals(since, limit))
+            claimed.append(job)
+    here += _queue(claimed, overrides)
+    done = _run_here(here, overrides) if here else {}
+    done.update(_arrivals({k: t for k, t in since.items() if k not in done}, limit))
     return {job.key: done.get(job.key) or _not_answered(job, limit) for job in jobs}
 
 
@@ -98,8 +96,14 @@ def _queue(jobs: list[Job], overrides: dict | None) -> list[Job]:
     return failed
 
 
-def _run_here(job: Job, overrides: dict | None) -> Result:
-    return runner.run_check(job.check, force=True, overrides=overrides)
+def _run_here(jobs: list[Job], overrides: dict | None) -> dict[str, Result]:
+    """Run `jobs` in this process's check processes, in parallel, as the embedded
+    mode does."""
+    if overrides:  # one check, asked with URL parameters: no history
+        return {job.key: runner.run_check(job.check, force=True, overrides=overrides)
+                for job in jobs}
+    ran = runner.run_checks([job.check for job in jobs], force=True)
+    return {job.key: result for job, result in zip(jobs, ran)}
 
 
 def _arrivals(since: dict[str, float], limit: float) -> dict[str, Result]:
