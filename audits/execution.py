@@ -91,7 +91,7 @@ class _Worker:
     def __init__(self):
         self.conn, child_conn = _context.Pipe()
         self.process = _context.Process(target=_serve, args=(child_conn,), daemon=True)
-        self.process.start()
+        _start(self.process)
         child_conn.close()
 
     def run(self, job: tuple, wait: float) -> tuple:
@@ -115,6 +115,23 @@ class _Worker:
         if code is not None and code < 0:
             return f"signal {signal.Signals(-code).name}"
         return f"exit code {code}"
+
+
+def _start(process) -> None:
+    """
+    Start `process`, also from a daemonic process: a Celery prefork pool process is
+    one, and multiprocessing refuses children to those, lest they be orphaned when
+    it is terminated. A check process ends when its pipe closes, and is killed at
+    its time limit, so it may be one's child.
+    """
+    config = multiprocessing.current_process()._config
+    with _daemon_flag_lock:  # the flag is the process's: one start at a time lifts it
+        daemonic = config.pop("daemon", None)
+        try:
+            process.start()
+        finally:
+            if daemonic is not None:
+                config["daemon"] = daemonic
 
 
 class _Pool:
@@ -239,6 +256,7 @@ def _forget_pool_after_fork() -> None:
 
 
 _context = multiprocessing.get_context("fork")
+_daemon_flag_lock = threading.Lock()
 _pool: _Pool | None = None
 _pool_lock = threading.Lock()
 os.register_at_fork(after_in_child=_forget_pool_after_fork)

@@ -27,6 +27,11 @@ and may change the check's state (`audits.states`).
 `run_checks()` runs several at once, at most `LIMIT_GLOBAL_CONCURRENCY` at a time,
 and stores their history in one insert.
 
+A caller that has the run done elsewhere (a request of the distributed mode, whose
+checks the workers run: `audits.answers`) takes the `Job` from `cached_or_job()`,
+claims its run with `claim_run()` so that concurrent callers queue it once, and
+reads the results the runners store with `read_many()`.
+
 The cache is an optimisation, never a dependency: when it fails (Redis down), the
 check runs inline, without the lock, and the API keeps answering.
 """
@@ -106,6 +111,12 @@ def run_check(
     return result
 
 
+def cached_or_job(check: Check, *, force=False, overrides: dict | None = None) -> Result | Job:
+    """What `run_check` answers without running anything (the fresh cached result,
+    or why the check cannot run), else the `Job` to have run."""
+    return _result_of(check, force, overrides, defer=True)
+
+
 def run_checks(checks, *, force=False, progress=None, scheduled_for=None) -> list[Result]:
     """
     The results of `checks`, in order, run in parallel; `progress(done, total)`
@@ -160,8 +171,42 @@ def cache_key(check: Check, params: dict) -> str:
     return f"check:v1:{digest.hexdigest()}"
 
 
+def claim_run(key: str, seconds: float) -> tuple[bool, float] | None:
+    """
+    Mark a run of `key` as queued for `seconds` at most, so that concurrent callers
+    queue it once: (True, now) for the caller that must queue it, (False, when it
+    was queued) for the others, who wait for the same run; None when the cache is
+    down (or keeps changing under us), and nobody could read the run's result.
+    """
+    name = f"queued:{key}"
+    for _ in range(3):
+        now = time.time()
+        added = _cache_call("add", name, now, timeout=seconds)
+        if added is None:
+            return None
+        if added:
+            return True, now
+        queued_at = _cache_call("get", name)
+        if queued_at is not None:
+            return False, queued_at
+    return None  # released as fast as it was claimed: see release_claims()
+
+
+def release_claims(keys) -> None:
+    """Forget the queued runs of `keys`, whose results came: the next caller after a
+    result that is not cached (ttl = 0, a crash) queues a new run."""
+    _cache_call("delete_many", [f"queued:{key}" for key in keys])
+
+
+def read_many(since: dict[str, float]) -> dict[str, Result]:
+    """The results stored under the keys of `since`, each finished after its time."""
+    entries = _cache_call("get_many", list(since)) or {}
+    found = {key: _from_entry(entry, since[key]) for key, entry in entries.items()}
+    return {key: result for key, result in found.items() if result}
+
+
 @_hide_resolved
-def _result_of(check: Check, force: bool, overrides: dict | None) -> Result:
+def _result_of(check: Check, force: bool, overrides: dict | None, defer=False) -> Result | Job:
     secrets: dict[str, str] = {}
     try:
         module = check.check_module
@@ -176,6 +221,8 @@ def _result_of(check: Check, force: bool, overrides: dict | None) -> Result:
         cached = _read(job.key, since=None)
         if cached:
             return cached
+    if defer:
+        return job  # run elsewhere: see cached_or_job()
     if not settings.CACHE_LOCK_ENABLED:
         return _run_and_store(job)
     return _run_locked(job)
@@ -212,7 +259,10 @@ def _read(key: str, since: float | None) -> Result | None:
     The stored result under `key`: a fresh cached one (`since` None), or one
     finished after `since`, for callers that waited for another caller's run.
     """
-    entry = _cache_call("get", key)
+    return _from_entry(_cache_call("get", key), since)
+
+
+def _from_entry(entry: dict | None, since: float | None) -> Result | None:
     if entry is None:
         return None
     if since is None and entry["shared_only"]:

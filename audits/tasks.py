@@ -7,6 +7,8 @@ Celery tasks of the audits. They take ids, never objects.
 * `run_checks_batch`: runs a batch in parallel, stores history in bulk;
 * `run_check` (queued by `POST /checks/{project}/{name}/runs`) and
   `run_scheduled_check` (a check's own schedule): run one check now;
+* `run_requested`: the runs a request is waiting for (`audits.answers`, the
+  distributed mode): run now, in parallel, their results cached for the request;
 * `prune_history` (hourly): deletes runs older than HISTORY_DAYS.
 
 The task that POSTs a state change to a webhook is `audits.events.send_webhook`.
@@ -54,6 +56,18 @@ def run_checks_batch(check_ids: list[int], due: list[str] | None = None) -> None
 def run_check(check_id: int) -> None:
     for check in _checks([check_id]):
         runner.run_check(check, force=True)
+
+
+@shared_task(ignore_result=True)
+def run_requested(check_ids: list[int], overrides: dict | None = None) -> None:
+    # Forced: the request found no fresh result, and waits for one stored after it
+    # queued this run (a run in flight is shared, through the runner's lock).
+    checks = list(_checks(check_ids))
+    if overrides:  # one check, with URL parameters: no history, as in the web process
+        for check in checks:
+            runner.run_check(check, force=True, overrides=overrides)
+        return
+    runner.run_checks(checks, force=True)
 
 
 @shared_task(ignore_result=True)

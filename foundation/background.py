@@ -23,9 +23,14 @@ _pool: ThreadPoolExecutor | None = None
 
 def enqueue(task, *args, eta=None):
     """Send `task(*args)` to the workers, or in embedded mode to this process's pool."""
-    if not task.app.conf.task_always_eager:
+    if not runs_here(task):
         return task.apply_async(args, eta=eta)
     return _embedded_pool().submit(_apply_logged, task, args)
+
+
+def runs_here(task) -> bool:
+    """Whether `enqueue(task)` runs it in this process (embedded mode), not on the workers."""
+    return task.app.conf.task_always_eager
 
 
 def start_embedded_beat(app):

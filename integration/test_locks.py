@@ -54,17 +54,20 @@ def test_worker_killed_mid_run_leaves_no_lock_beyond_its_timeout(cluster, upstre
     )
     url = upstream.route("/hb", json={"ok": True}, delay=30)
     cluster.import_checks(heartbeat_toml("p", "n", url, ttl=60))
-    web, worker = cluster.start(cluster.gunicorn(), cluster.worker("w1"))
+    # Two workers: the one that takes the run is killed, the other serves the request.
+    web, *workers = cluster.start(cluster.gunicorn(), cluster.worker("w1"), cluster.worker("w2"))
     check_id = cluster.check_id("p", "n")
 
     cluster.shell(f"from audits.tasks import run_check; run_check.delay({check_id})")
-    wait_until(lambda: upstream.in_flight("/hb", agent="it-w1"), 30,
-               "the worker never started the run")
+    wait_until(lambda: upstream.in_flight("/hb"), 30, "no worker started the run")
     (lock,) = cluster.redis_keys(f"{KEY_PREFIX}:*lock:*")
     ttl_ms = cluster.redis.client().pttl(lock)
     assert 0 < ttl_ms <= lock_timeout * 1000, ttl_ms
 
-    worker.kill(signal.SIGKILL)  # mid-run: the lock is never released
+    running = upstream.in_flight("/hb")[0].agent
+    killed = next(w for w in workers if f"it-{w.name}" == running)
+    other = next(w for w in workers if w is not killed)
+    killed.kill(signal.SIGKILL)  # mid-run: the lock is never released
     upstream.route("/hb", json={"ok": True})  # the next run is quick
     started = time.monotonic()
     response = requests.get(web.url("/checks/p/n"), timeout=60)
@@ -72,5 +75,5 @@ def test_worker_killed_mid_run_leaves_no_lock_beyond_its_timeout(cluster, upstre
 
     assert response.status_code == 200, response.text
     assert elapsed < lock_timeout + 2, f"the GET waited {elapsed:.1f} s for a dead lock"
-    assert upstream.hits("/hb", agent="it-web") == 1
+    assert upstream.hits("/hb", agent=f"it-{other.name}") == 1
     assert cluster.redis_keys(f"{KEY_PREFIX}:*lock:*") == []

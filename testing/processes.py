@@ -6,6 +6,7 @@ settings (the suite sets some, e.g. SECRET_KEY, and a developer's shell may hold
 others), so that a child process sees only what the test gives it. `Server` starts a
 command that serves HTTP in its own process group, waits until it answers, and kills
 the whole group (an autoreloader's child, gunicorn's workers) when stopped.
+`group_size()` counts a group's processes: the check processes a server forked.
 """
 
 import os
@@ -76,6 +77,18 @@ class Server:
         self.popen.wait(timeout=30)
         wait_until(lambda: not _group_alive(self.popen.pid), timeout=30,
                    message=f"process group {self.popen.pid} outlived SIGKILL")
+
+
+def group_size(group: int) -> int:
+    """The live (not zombie) processes of the process group `group`."""
+    count = 0
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # gone meanwhile
+        count += int(fields[2]) == group and fields[0] != "Z"
+    return count
 
 
 def _group_alive(group: int) -> bool:

@@ -3,7 +3,7 @@ Telescope's HTTP API, unchanged for the monitors that poll it.
 
 `GET /checks` describes every check without running any; `/checks/{project}`,
 `/checks/{project}/{name}` and `/checks/tags/{tag}[+{tag}...]` run them (through
-the cache) and answer 200 when every check passed, 503 when one failed and 500 when
+the cache; in the distributed mode on the workers, see `audits.answers`) and answer 200 when every check passed, 503 when one failed and 500 when
 one crashed, so that a monitor can tell a broken check from a failing system.
 `Accept: text/plain` gives Telescope's human table; no `Accept` gives JSON; any
 other type gives 406.
@@ -21,7 +21,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audits import checkmodules, history, params, runner, tasks
+from audits import answers, checkmodules, history, params, tasks
 from audits.api import serializers
 from audits.api.negotiation import AlwaysJSON, TelescopeNegotiation
 from audits.api.renderers import PlainTextRenderer
@@ -95,7 +95,7 @@ class ProjectChecksView(PublicView):
         checks = _enabled().filter(project=project)
         if not checks:
             raise NotFound(f"Unknown project {project!r}.")
-        return _results_response(checks, runner.run_checks(checks))
+        return _results_response(checks, answers.results(checks))
 
 
 class TagChecksView(PublicView):
@@ -112,7 +112,7 @@ class TagChecksView(PublicView):
         checks = _enabled().with_tags(names) if names else []
         if not checks:
             raise NotFound(f"No check has all the tags {' + '.join(names)!r}.")
-        return _results_response(checks, runner.run_checks(checks))
+        return _results_response(checks, answers.results(checks))
 
 
 class CheckDetailView(PublicView):
@@ -142,7 +142,7 @@ class CheckDetailView(PublicView):
         except params.ParamError as exc:
             return Response({"detail": str(exc)}, status=400)
         force = "refresh" in request.query_params
-        result = runner.run_check(check, force=force, overrides=overrides)
+        result = answers.result(check, force=force, overrides=overrides)
         return _results_response([check], [result], single=True, overrides=overrides)
 
 
