@@ -82,7 +82,7 @@ def _assert_no_secret(output: str) -> None:
 
 @pytest.mark.parametrize("log_format", ["json", "text"])
 def test_audit_output_shows_no_resolved_secret_of_a_retried_request(environment, log_format):
-    done = _manage({**environment, "LOG_FORMAT": log_format}, "audit", "web")
+    done = _manage({**environment, "LOG_FORMAT": log_format}, "audit", "web", "-v", "2")  # logs shown
     assert done.returncode == 1, done.stderr  # the 503s fail the checks
     _assert_no_secret(done.stdout + done.stderr)
     assert "${STATUS_PATH}" in done.stdout + done.stderr  # shown as its placeholder
