@@ -363,7 +363,7 @@ def test_group_page_shows_staff_buttons(staff_client, slashy):
 def test_targets_page(staff_client, db):
     service = Service.objects.create(name="shop", last_discovery_errors=["dns: no such host"])
     Target.objects.create(service=service, address="10.0.0.1:8080", status=TargetStatus.UP,
-                          last_scrape_at=NOW - timedelta(minutes=2), duration=0.0421,
+                          last_scrape_at=timezone.now() - timedelta(minutes=2), duration=0.0421,
                           labels={"zone": "eu-1", "app": "shop"})
     Target.objects.create(service=service, address="10.0.0.2:8080", status=TargetStatus.DOWN,
                           last_error="Connection refused <oops>")
