@@ -20,8 +20,10 @@ RUN groupadd --gid 10001 app \
     && useradd --uid 10001 --gid app --create-home --shell /usr/sbin/nologin app
 
 WORKDIR /app
+# The runtime lock only (the test tools are in requirements-dev.txt), every package
+# checked against its hash.
 COPY requirements.txt .
-RUN pip install -r requirements.txt
+RUN pip install --require-hashes -r requirements.txt
 COPY . .
 
 # whitenoise serves the files collected here (var/static). The key below exists for
