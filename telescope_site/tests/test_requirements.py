@@ -12,12 +12,15 @@ import functools
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
+from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
 
 from .test_compose import dockerfile_args
+from .test_image import image_imports, local_module_path
 
 ROOT = Path(__file__).resolve().parents[2]
 # What only the tests use. None of them, nor anything that only they pull in, may
@@ -143,10 +146,22 @@ def test_runtime_lock_is_compiled_from_requirements_in():
     assert closure(pins, required_by(runtime)) == set(runtime)
 
 
-def test_code_that_imports_urllib3_and_certifi_declares_them():
-    # errors/fetch.py and checks/http.py use them directly: their versions are
-    # chosen, not whatever requests happens to allow.
-    assert {"urllib3", "certifi"} <= set(direct("requirements.in"))
+def test_every_package_the_image_code_imports_is_a_direct_runtime_requirement():
+    # A package the code imports itself (errors/fetch.py: urllib3, certifi) has its
+    # version chosen in requirements.in, not left to whatever another one allows;
+    # and a test tool imported by the service would be missing in production.
+    distributions = packages_distributions()
+    declared = set(direct("requirements.in"))
+    undeclared = {}
+    for module, importers in image_imports().items():
+        top = module.split(".")[0]
+        if "." in module or top in sys.stdlib_module_names or local_module_path(top):
+            continue
+        names = {normalized(name) for name in distributions.get(top, [])}
+        if not names & declared:
+            undeclared[top] = sorted(importers)
+    assert undeclared == {}
+    assert {"urllib3", "certifi"} <= declared
 
 
 # --- The development lock ---------------------------------------------------------------
