@@ -20,8 +20,10 @@ RUN groupadd --gid 10001 app \
     && useradd --uid 10001 --gid app --create-home --shell /usr/sbin/nologin app
 
 WORKDIR /app
+# The runtime lock only (the test tools are in requirements-dev.txt), every package
+# checked against its hash.
 COPY requirements.txt .
-RUN pip install -r requirements.txt
+RUN pip install --require-hashes -r requirements.txt
 COPY . .
 
 # whitenoise serves the files collected here (var/static). The key below exists for
@@ -29,7 +31,26 @@ COPY . .
 RUN SECRET_KEY=collectstatic-only-not-a-secret \
     python manage.py collectstatic --noinput --verbosity 0
 
+# /__version__ serves VERSION_FILE (version.json, in /app where the processes run):
+# Dockerflow's {"source", "version", "commit", "build"}, from the build's arguments:
+#   docker build --build-arg VERSION="$(git describe --tags --always)" \
+#       --build-arg COMMIT="$(git rev-parse HEAD)" --build-arg SOURCE=<repository URL> \
+#       --build-arg BUILD=<URL of the CI build> -t telescope-audits .
+# Declared after the slow layers, so that new values never reinstall the packages.
+# An argument not given is written as "" (the build knows nothing), never left out.
+ARG SOURCE=""
+ARG VERSION=""
+ARG COMMIT=""
+ARG BUILD=""
+RUN python -c 'import json, os; json.dump({key: os.environ.get(key.upper(), "") for key in ("source", "version", "commit", "build")}, open("version.json", "w"), indent=2)'
+
 USER 10001:10001
 EXPOSE 8000
+# The web server's health, as the web service's check in docker-compose.yml. The
+# other processes of this image serve no HTTP: docker-compose.yml gives the worker a
+# check of its own and turns this one off for beat and migrate; start them with
+# `docker run --no-healthcheck` elsewhere. (curl exits 22 or 7: Docker wants 1.)
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
+    CMD curl -fsS -o /dev/null http://localhost:8000/__lbheartbeat__ || exit 1
 # Keep in step with the web service's command in docker-compose.yml (a test checks).
 CMD ["gunicorn", "telescope_site.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "1", "--threads", "16"]

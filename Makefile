@@ -2,22 +2,45 @@
 #   make run    set up, migrate, import CONFIG_FILE, serve on HOST:PORT (127.0.0.1:8000),
 #               printing the dashboard's URL and how to get a login
 #   make test   set up, then the whole test suite
-# Both create and reuse .venv from requirements.txt by themselves.
+# Both create and reuse .venv by themselves: `make run` installs the runtime lock
+# (requirements.txt, what production runs), `make test` the development lock
+# (requirements-dev.txt: the same packages plus the test tools).
+#   make lock   recompile both locks after editing requirements.in / requirements-dev.in
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # No setting needed: the embedded mode generates its SECRET_KEY in var/ on the first
 # start, and its cookies work over plain http://127.0.0.1 without DEBUG.
+# Every package comes from a lock that pins it with its hashes: a package that was
+# not locked, or whose file changed, fails the install instead of slipping in.
+PIP_INSTALL := $(BIN)/pip install --quiet --require-hashes
 
-.PHONY: run test setup migrate clean
+PYTEST := $(BIN)/python -m pytest
 
-setup: $(VENV)/.installed
+# pip-compile lives in a virtualenv of its own, so that .venv holds exactly the locks.
+LOCK_VENV := .venv-lock
+PIP_TOOLS := pip-tools==7.6.2
+PIP_COMPILE := $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
+	--strip-extras --no-emit-index-url --no-emit-find-links $(PIP_COMPILE_ARGS)
 
-$(VENV)/.installed: requirements.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+.PHONY: run test setup setup-dev migrate lock clean
+
+setup: $(VENV)/.runtime-installed
+setup-dev: $(VENV)/.dev-installed
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
+
+# A stamp per lock: editing either file reinstalls what depends on it (the dev
+# stamp depends on the runtime one, so a new runtime lock reaches the tests too).
+$(VENV)/.runtime-installed: requirements.txt | $(VENV)/bin/python
+	$(PIP_INSTALL) -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.runtime-installed
+	$(PIP_INSTALL) -r requirements-dev.txt
 	touch $@
 
 migrate: setup
@@ -28,8 +51,15 @@ run: migrate
 	$(BIN)/python manage.py import_config
 	$(BIN)/python manage.py serve
 
-test: setup
-	$(BIN)/python -m pytest
+test: setup-dev
+	$(PYTEST)
+
+# The runtime lock first: the development lock is constrained by it (-c).
+lock:
+	test -x $(LOCK_VENV)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_VENV) \
+		&& $(LOCK_VENV)/bin/pip install --quiet $(PIP_TOOLS); }
+	$(PIP_COMPILE) --output-file requirements.txt requirements.in
+	$(PIP_COMPILE) --output-file requirements-dev.txt requirements-dev.in
 
 clean:
-	rm -rf $(VENV) db.sqlite3 var
+	rm -rf $(VENV) $(LOCK_VENV) db.sqlite3 var

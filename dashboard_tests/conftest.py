@@ -54,7 +54,7 @@ def require_chromium() -> str:
     """Chromium's path; else skip (or fail, under CI) with the reason."""
     if sync_playwright is None:
         problem = "Playwright for Python is not installed"
-        fix = "pip install -r requirements.txt"
+        fix = "pip install --require-hashes -r requirements-dev.txt"
     elif not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
         problem = f"Chromium is not installed at {CHROMIUM}"
         fix = "apt-get install chromium"

@@ -20,7 +20,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 import pytest
@@ -259,6 +259,59 @@ def test_workers_and_beat_can_be_scaled():
     assert option(argv(service("worker")["command"]), "-n", "--hostname") is None
 
 
+def compose_seconds(duration: str) -> float:
+    """A Compose duration (`75s`, `1m15s`, `1h`, `500ms`) in seconds."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 1e-6}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)", duration)
+    assert parts and "".join(n + u for n, u in parts) == duration, duration
+    return sum(float(number) * units[unit] for number, unit in parts)
+
+
+def setting_in_containers(name: str):
+    """A setting as the containers get it: from .env, else the settings' default."""
+    from telescope_site import settings
+
+    cast, default = settings.env.scheme[name]
+    value = env_example().get(name)
+    return cast(value) if value not in (None, "") else default
+
+
+def test_worker_is_given_time_to_finish_what_it_runs_before_being_killed():
+    # Celery's warm shutdown waits for the running checks and scrapes; Docker kills
+    # the container after stop_grace_period (10 s unless set).
+    grace = compose_seconds(service("worker")["stop_grace_period"])
+    longest = max(setting_in_containers("CHECK_TIMEOUT_SECONDS"),
+                  setting_in_containers("ERRORS_SCRAPE_TIMEOUT_SECONDS"))
+    assert grace > longest
+
+
+def bind_mounts(name: str) -> dict[str, tuple[str, str]]:
+    """A service's short-syntax bind mounts: {container path: (host path, mode)}."""
+    mounts = {}
+    for volume in service(name).get("volumes", []):
+        source, target, *mode = volume.split(":")
+        if source.startswith((".", "/")):
+            mounts[target] = (source, mode[0] if mode else "rw")
+    return mounts
+
+
+def test_file_sd_targets_are_mounted_where_the_scrapers_look_for_them(settings):
+    from errors import scraper
+
+    # The containers' CONFIG_FILE, resolved in their working directory (WORKDIR).
+    config_file = PurePosixPath(dockerfile_args("WORKDIR")[-1]) / setting_in_containers(
+        "CONFIG_FILE"
+    )
+    settings.CONFIG_FILE = str(config_file)
+    # file_sd_configs' `files` are relative to this folder (README: targets/*.json).
+    targets = str(PurePosixPath(scraper._config_dir()) / "targets")
+    for name in ("worker", "web"):  # the scheduled scrapes; `manage.py scrape`
+        assert bind_mounts(name).get(targets) == ("./targets", "ro"), name
+    assert (ROOT / "targets").is_dir(), "ship the folder, or Docker creates it as root"
+    readme = (ROOT / "README.md").read_text()
+    assert re.search(r'file_sd_configs = \[\{ files = \["targets/', readme)
+
+
 # --- The commands are the project's real entry points ----------------------------------
 
 def test_web_serves_the_project_wsgi_application():
@@ -358,17 +411,31 @@ def test_worker_health_check_pings_its_own_node():
     run([executable("celery"), *args[1:], "--help"])
 
 
+def shell_commands(line: str) -> list[list[str]]:
+    """The simple commands of a shell line, as words: split at &&, ||, ;, | and &
+    outside quotes (a quoted `;`, as in `python -c 'a; b'`, stays in its word)."""
+    lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    commands = [[]]
+    for token in lexer:
+        if token in ("&&", "||", ";", "|", "&"):
+            commands.append([])
+        else:
+            commands[-1].append(token)
+    return [words for words in commands if words]
+
+
 def manage_py_invocations() -> list[list[str]]:
     lines = [command_line(definition["command"])
              for definition in compose()["services"].values() if "command" in definition]
     lines += [command_line(definition["healthcheck"]["test"])
-              for definition in compose()["services"].values() if "healthcheck" in definition]
+              for definition in compose()["services"].values()
+              if definition.get("healthcheck", {}).get("test")]
     lines += dockerfile_args("RUN")
     lines += [command_line(json.loads(cmd)) for cmd in dockerfile_args("CMD")]
     invocations = []
     for line in lines:
-        for part in re.split(r"&&|\|\||;|\|", line):
-            words = shlex.split(part)
+        for words in shell_commands(line):
             if "manage.py" in words:
                 invocations.append(words[words.index("manage.py") + 1 :])
     return invocations
