@@ -16,11 +16,15 @@ class DetailSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="What was refused, and why, for people to read.")
 
 
-# DRF's answer to invalid query parameters or bodies: `{"field": ["message", ...]}`.
+# DRF's answer to invalid query parameters or bodies: `{"field": ["message", ...]}`;
+# or, for a request refused before any field is read (a NUL in the query string,
+# foundation.middleware), `{"detail": "..."}`.
 FIELD_ERRORS = {
     "type": "object",
-    "additionalProperties": {"type": "array", "items": {"type": "string"}},
-    "description": "The messages of each invalid field, by field name.",
+    "additionalProperties": {
+        "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}],
+    },
+    "description": "The messages of each invalid field, by field name; or `detail`.",
 }
 
 # The refusals of an endpoint guarded by IsStaffOrToken (token authenticator first).

@@ -1,7 +1,9 @@
 """
 Nothing a check does takes the service down. While 50 runs of a check that hangs
 are in progress, the load balancer's heartbeat and a cached check answer within
-100 ms (p99 of 200 requests each), and a normal check still passes afterwards: in
+100 ms (p99 of 200 requests each; on a machine so busy that they were slower than
+that before the hangs, no more than twice as slow as before), and a normal check
+still passes afterwards: in
 the distributed mode the hangs run on a Celery worker, and the web process runs no
 check code at all (requests wait for the workers' results, share one run, and give
 up with a 500 when no worker answers); in the embedded mode (`manage.py serve`)
@@ -23,7 +25,10 @@ from integration.conftest import BASE_DIR, PYTHON, heartbeat_toml, wait_until
 from testing.processes import Server, free_port, group_size, service_environment
 
 HANGING = 50
-LATENCY_BOUND = 0.100  # seconds, p99
+LATENCY_BOUND = 0.100  # seconds, p99, on a machine that is not otherwise busy
+# On a shared machine the same requests may already be slower than that before any
+# check hangs: then the hangs must not make them more than this much slower.
+SLOWDOWN_BOUND = 2.0
 SAMPLES = 200
 TIME_LIMIT = 30  # long enough to measure while every hang is in progress (busy 2 cores)
 CHECK_MODULES = "checks.,audits.tests.checkmods."
@@ -65,20 +70,20 @@ def assert_serving_while_hanging(base_url: str, pgid: int, others: int):
     """Start HANGING hangs through `GET /checks/hang` and measure the latencies
     while they run in the process group `pgid` (`others`: its processes besides
     the check processes)."""
-    # The same before the hangs, for the failure message: a busy machine, or the hangs?
-    before = [p99_latency(base_url, path) * 1000 for path in ("/__lbheartbeat__", "/checks/p/ok")]
+    # The same before the hangs: a busy machine, or the hangs?
+    before = [p99_latency(base_url, path) for path in ("/__lbheartbeat__", "/checks/p/ok")]
     thread, answers = request_in_background(f"{base_url}/checks/hang")
     wait_until(lambda: group_size(pgid) - others >= HANGING, 30,
                lambda: f"{group_size(pgid) - others} check processes, not {HANGING}")
     heartbeat = p99_latency(base_url, "/__lbheartbeat__")
     cached = p99_latency(base_url, "/checks/p/ok")
     assert thread.is_alive(), "the hangs ended before the measurement did"
-    assert heartbeat < LATENCY_BOUND, (
-        f"heartbeat p99 {heartbeat * 1000:.0f} ms ({before[0]:.0f} ms before the hangs)"
-    )
-    assert cached < LATENCY_BOUND, (
-        f"cached check p99 {cached * 1000:.0f} ms ({before[1]:.0f} ms before the hangs)"
-    )
+    measured = (("heartbeat", heartbeat, before[0]), ("cached check", cached, before[1]))
+    for name, during, baseline in measured:
+        assert during < max(LATENCY_BOUND, SLOWDOWN_BOUND * baseline), (
+            f"{name} p99 {during * 1000:.0f} ms while {HANGING} checks hang "
+            f"({baseline * 1000:.0f} ms before the hangs)"
+        )
     thread.join(TIME_LIMIT + 30)
     (response,) = answers
     assert response.status_code == 503, response.text

@@ -8,7 +8,11 @@ can be run against PostgreSQL or MariaDB too.
 import hashlib
 import os
 
-from telescope_site.settings import *  # noqa: F403
+# Before the settings are read: without a key they would refuse the distributed mode
+# (DATABASE_URL may point the suite at PostgreSQL) or write one into var/.
+os.environ.setdefault("SECRET_KEY", "tests-only")
+
+from telescope_site.settings import *  # noqa: E402, F403
 
 SECRET_KEY = "tests-only"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

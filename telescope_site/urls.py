@@ -21,3 +21,6 @@ urlpatterns = [
     path("", include("audits.api.urls")),
     path("", include("errors.periskop.urls")),
 ]
+
+# A URL that matches no route: JSON for programs, HTML for browsers.
+handler404 = "foundation.error_pages.not_found"

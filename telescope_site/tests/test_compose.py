@@ -295,16 +295,14 @@ def bind_mounts(name: str) -> dict[str, tuple[str, str]]:
     return mounts
 
 
-def test_file_sd_targets_are_mounted_where_the_scrapers_look_for_them(settings):
-    from errors import scraper
-
+def test_file_sd_targets_are_mounted_where_the_scrapers_look_for_them():
     # The containers' CONFIG_FILE, resolved in their working directory (WORKDIR).
     config_file = PurePosixPath(dockerfile_args("WORKDIR")[-1]) / setting_in_containers(
         "CONFIG_FILE"
     )
-    settings.CONFIG_FILE = str(config_file)
-    # file_sd_configs' `files` are relative to this folder (README: targets/*.json).
-    targets = str(PurePosixPath(scraper._config_dir()) / "targets")
+    # file_sd_configs' `files` are relative to the folder of the file imported, which
+    # the containers import from CONFIG_FILE (README: targets/*.json).
+    targets = str(config_file.parent / "targets")
     for name in ("worker", "web"):  # the scheduled scrapes; `manage.py scrape`
         assert bind_mounts(name).get(targets) == ("./targets", "ro"), name
     assert (ROOT / "targets").is_dir(), "ship the folder, or Docker creates it as root"
