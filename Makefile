@@ -16,6 +16,15 @@ BIN := $(VENV)/bin
 # not locked, or whose file changed, fails the install instead of slipping in.
 PIP_INSTALL := $(BIN)/pip install --quiet --require-hashes
 
+# Test processes (pytest-xdist): one per core. More than the cores was no faster on
+# the 2-core machines this runs on, and timing tests failed (README, Development).
+TEST_WORKERS ?= auto
+# The integration tests start several real processes each (gunicorn, Celery worker
+# and beat, a Redis server) and assert on timings: they run afterwards, one at a
+# time, on a machine the rest of the suite no longer loads. (xdist_group marks
+# cannot keep them on one worker: pytest-xdist 3.8's loadgroup renames node ids,
+# which pytest 9.2 no longer lets it do, and the marks are silently ignored.)
+SERIAL_TESTS := integration/
 PYTEST := $(BIN)/python -m pytest
 
 # pip-compile lives in a virtualenv of its own, so that .venv holds exactly the locks.
@@ -51,8 +60,13 @@ run: migrate
 	$(BIN)/python manage.py import_config
 	$(BIN)/python manage.py serve
 
+# Both steps always run, and the target fails if either failed: a failure in the
+# first does not hide the second's results.
 test: setup-dev
-	$(PYTEST)
+	status=0; \
+	$(PYTEST) -n $(TEST_WORKERS) $(addprefix --deselect ,$(SERIAL_TESTS)) || status=$$?; \
+	$(PYTEST) $(SERIAL_TESTS) || status=$$?; \
+	exit $$status
 
 # The runtime lock first: the development lock is constrained by it (-c).
 lock:
