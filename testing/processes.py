@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import requests
@@ -27,6 +28,25 @@ def service_environment(**variables: str) -> dict:
     names = set(site_settings.env.scheme) | {"DJANGO_SETTINGS_MODULE"}
     environment = {k: v for k, v in os.environ.items() if k not in names}
     return {**environment, **variables}
+
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+def manage(env: dict, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`python manage.py *args` in this project, with `env`, its output captured."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def runserver(env: dict, log_path: Path) -> "Server":
+    """`manage.py runserver` of this project on a free port (no autoreloader),
+    started; call `wait_until_serving()`, then `stop()`."""
+    port = free_port()
+    argv = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
+    return Server(argv, PROJECT_DIR, env, port, log_path)
 
 
 def free_port() -> int:

@@ -8,18 +8,15 @@ import pty
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
 from audits.tests.checkmods import counter
+from testing.processes import PROJECT_DIR, manage
 
 # Several checks run in worker threads.
 pytestmark = pytest.mark.django_db(transaction=True)
-
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-
 
 def audit(*args) -> tuple[int, str, str]:
     """Run the command; return (exit code, stdout, stderr)."""
@@ -163,13 +160,6 @@ params.ok = false
 """
 
 
-def _manage(env, *args) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60,
-    )
-
-
 def test_audit_process_really_exits_with_the_failure_code(tmp_path):
     config = tmp_path / "config.toml"
     config.write_text(CONFIG)
@@ -180,18 +170,18 @@ def test_audit_process_really_exits_with_the_failure_code(tmp_path):
         "REDIS_URL": "",
         "SENTRY_DSN": "",
     }
-    migrated = _manage(env, "migrate", "--noinput")
+    migrated = manage(env, "migrate", "--noinput", timeout=60)
     assert migrated.returncode == 0, migrated.stderr
-    imported = _manage(env, "import_config", str(config))
+    imported = manage(env, "import_config", str(config), timeout=60)
     assert imported.returncode == 0, imported.stderr
     assert "2 created" in imported.stdout
 
-    failing = _manage(env, "audit", "bad")
+    failing = manage(env, "audit", "bad", timeout=60)
     # Telescope's process always exited 0; a CI job must see the failure.
     assert failing.returncode == 1, failing.stderr
     assert "bad/down: Always down" in failing.stdout
 
-    assert _manage(env, "audit", "good").returncode == 0
+    assert manage(env, "audit", "good", timeout=60).returncode == 0
 
 
 def test_audit_ends_with_a_summary_of_outcomes(make_check):
@@ -243,8 +233,8 @@ def _migrated_environment(tmp_path) -> dict:
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "REDIS_URL": "", "SENTRY_DSN": "", "NO_COLOR": "",
     }
-    assert _manage(env, "migrate", "--noinput").returncode == 0
-    assert _manage(env, "import_config", str(config)).returncode == 0
+    assert manage(env, "migrate", "--noinput", timeout=60).returncode == 0
+    assert manage(env, "import_config", str(config), timeout=60).returncode == 0
     return env
 
 
@@ -289,7 +279,7 @@ def test_audit_in_a_terminal_has_no_colour_with_no_color(tmp_path):
 
 def test_audit_piped_has_markers_and_summary_without_colour_or_progress(tmp_path):
     env = _migrated_environment(tmp_path)
-    piped = _manage(env, "audit")
+    piped = manage(env, "audit", timeout=60)
     assert piped.returncode == 1
     assert "\x1b[" not in piped.stdout + piped.stderr
     assert "checks done" not in piped.stderr

@@ -8,17 +8,13 @@ process. One secret is in a `?token=` query, one in the path, where nothing
 but the registry of resolved values can recognise it.
 """
 
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import requests
 
-from testing.processes import Server, free_port, service_environment
+from testing.processes import manage, runserver, service_environment
 from testing.upstream import Upstream
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 QUERY_SECRET = "s3cr3t-T0ken-in-the-query-5e1f"
 PATH_SECRET = "s3cr3t-path-segment-77ab0c"
 
@@ -62,16 +58,9 @@ def environment(tmp_path_factory, failing_upstream) -> dict:
         REQUESTS_MAX_RETRIES="2", BUGTRACKER_URL="", PYTHONUNBUFFERED="1",
     )
     for args in (["migrate", "--noinput"], ["import_config", str(folder / "config.toml")]):
-        done = _manage(env, *args)
+        done = manage(env, *args)
         assert done.returncode == 0, done.stdout + done.stderr
     return env
-
-
-def _manage(env, *args) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120,
-    )
 
 
 def _assert_no_secret(output: str) -> None:
@@ -82,18 +71,14 @@ def _assert_no_secret(output: str) -> None:
 
 @pytest.mark.parametrize("log_format", ["json", "text"])
 def test_audit_output_shows_no_resolved_secret_of_a_retried_request(environment, log_format):
-    done = _manage({**environment, "LOG_FORMAT": log_format}, "audit", "web", "-v", "2")  # logs shown
+    done = manage({**environment, "LOG_FORMAT": log_format}, "audit", "web", "-v", "2")  # logs shown
     assert done.returncode == 1, done.stderr  # the 503s fail the checks
     _assert_no_secret(done.stdout + done.stderr)
     assert "${STATUS_PATH}" in done.stdout + done.stderr  # shown as its placeholder
 
 
 def test_web_server_log_shows_no_resolved_secret_of_a_retried_request(environment, tmp_path):
-    port = free_port()
-    server = Server(
-        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        PROJECT_DIR, environment, port, tmp_path / "server.log",
-    )
+    server = runserver(environment, tmp_path / "server.log")
     try:
         server.wait_until_serving()
         # The first run starts a check process, before the secrets are resolved:

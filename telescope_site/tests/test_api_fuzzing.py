@@ -18,10 +18,9 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from testing.processes import Server, free_port, service_environment
+from testing.processes import manage, runserver, service_environment
 from testing.services import POSTGRES_URL, require
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 SEED = "20261201"
 EXAMPLES_PER_OPERATION = "10"
 CHECKS = (
@@ -53,16 +52,9 @@ def test_generated_requests_get_no_500_and_only_declared_answers(postgres_url, t
         SESSION_COOKIE_SECURE="false", CSRF_COOKIE_SECURE="false",
         DATA_DIR=str(tmp_path), BUGTRACKER_URL="",
     )
-    migrate = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300,
-    )
+    migrate = manage(env, "migrate", "--noinput", timeout=300)
     assert migrate.returncode == 0, migrate.stdout + migrate.stderr
-    port = free_port()
-    server = Server(
-        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        PROJECT_DIR, env, port, tmp_path / "server.log",
-    )
+    server = runserver(env, tmp_path / "server.log")
     try:
         server.wait_until_serving()
         fuzz = subprocess.run(
