@@ -56,6 +56,8 @@ env = environ.Env(
     ERRORS_SCRAPE_TIMEOUT_SECONDS=(float, 10.0),
     ERRORS_SCRAPE_CONCURRENCY=(int, 16),
     ERRORS_MAX_BODY_BYTES=(int, 10 * 1024 * 1024),
+    ERRORS_PUBLIC_BODIES=(bool, False),
+    ERRORS_ANONYMOUS_RATE=(str, "10/second"),
     # Telescope's variables, with the defaults of Telescope's code.
     CONFIG_FILE=(str, "config.toml"),
     HOST=(str, "127.0.0.1"),
@@ -194,6 +196,10 @@ ERRORS_ANONYMOUS_RESOLVE = env("ERRORS_ANONYMOUS_RESOLVE")
 ERRORS_SCRAPE_TIMEOUT_SECONDS = env("ERRORS_SCRAPE_TIMEOUT_SECONDS")
 ERRORS_SCRAPE_CONCURRENCY = env("ERRORS_SCRAPE_CONCURRENCY")
 ERRORS_MAX_BODY_BYTES = env("ERRORS_MAX_BODY_BYTES")
+# Request bodies of occurrences: staff and API token holders only, unless true.
+ERRORS_PUBLIC_BODIES = env("ERRORS_PUBLIC_BODIES")
+# Anonymous reads of the errors APIs, per client IP (DRF's rate: "10/second").
+ERRORS_ANONYMOUS_RATE = env("ERRORS_ANONYMOUS_RATE")
 
 # --- Django -------------------------------------------------------------------------
 INSTALLED_APPS = [

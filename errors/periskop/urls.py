@@ -16,6 +16,12 @@ urlpatterns = [
     ),
     path("services/<str:service>/push/", periskop.PushView.as_view(), name="periskop-push"),
     path("services/<str:service>/push/errors", periskop.ClientPushView.as_view()),
+    # Grouped as the Prometheus pushgateway groups: .../push/job/<job>[/instance/<i>]/
+    # (and the client's `push_to_gateway` adds "errors" after it).
+    re_path(
+        r"^services/(?P<service>[^/]+)/push/job/(?P<job>[^/]+)(?:/instance/(?P<instance>[^/]+))?/(?:errors)?$",
+        periskop.ClientPushView.as_view(),
+    ),
     path("targets/", periskop.TargetsView.as_view(), name="periskop-targets"),
     path("-/health", periskop.health, name="periskop-health"),
     path("errors", self_report.export, name="self-errors"),

@@ -1,0 +1,140 @@
+"""
+Periskop's answer to `GET /services/{service}/errors/`, rendered once and served
+as bytes.
+
+With 10,000 groups the answer is about a megabyte, and building it from the
+database cost over a second a request: sixteen readers starved the service.
+So it is rendered once after each change (`render`: at the end of every scrape,
+after a push; a resolve, unresolve or ignore marks it stale and the next reader
+renders it) and stored in `PeriskopAnswer`, in the database, which every process
+and machine shares. A request then costs one query and a copy of the bytes.
+
+* `render(service)` builds the answer from the active groups, a few hundred at a
+  time (memory does not grow with the service), and stores it;
+* `answer(service_id)` gives the stored bytes, rendering them first if they are
+  stale or missing. One process renders at a time (a lock per service and
+  variant); meanwhile the others serve the previous answer, or, when there is
+  none yet, wait for it a moment and then render it themselves.
+
+Two variants are kept: without request bodies (for anyone) and with them (for
+staff and API token holders, or for everyone with `ERRORS_PUBLIC_BODIES`).
+Credential headers are masked in both (`Occurrence.shown_http_context`).
+"""
+
+import json
+import logging
+import time
+
+from django.db import DatabaseError
+from django.utils import timezone
+
+from errors.models import ErrorGroup, GroupStatus, PeriskopAnswer, Service
+from foundation import locks
+
+logger = logging.getLogger(__name__)
+MAX_OCCURRENCES = 100
+CHUNK = 500
+# A reader with no answer to serve waits this long for another's rendering.
+WAIT_SECONDS = 10.0
+RENDER_LOCK_SECONDS = 120.0
+
+
+def render(service: Service, with_bodies: bool = False) -> bytes:
+    """Render and store the service's answer; its bytes."""
+    started = timezone.now()
+    groups = (
+        ErrorGroup.objects.active(started).filter(service=service)
+        .order_by("-last_seen", "-pk").prefetch_related("occurrences")
+    )
+    parts = [b"["]
+    for i, group in enumerate(groups.iterator(chunk_size=CHUNK)):
+        if i:
+            parts.append(b",")
+        parts.append(_dumps(periskop_group(group, with_bodies)))
+    parts.append(b"]")
+    body = b"".join(parts)
+    PeriskopAnswer.objects.update_or_create(
+        service=service, with_bodies=with_bodies,
+        defaults={"body": body, "rendered_from": started, "valid_until": _valid_until(service, started)},
+    )
+    return body
+
+
+def refresh(service: Service) -> None:
+    """After a scrape or a push: the public answer rendered now, the others when
+    next read. A failure leaves the answer stale (readers render it), never fails
+    the scrape or the push that called this."""
+    try:
+        PeriskopAnswer.invalidate(service.pk)
+        render(service)
+    except DatabaseError:
+        logger.exception("Could not render Periskop's answer for %s", service)
+
+
+def answer(service: Service, with_bodies: bool) -> bytes:
+    """The stored answer, current; rendered first if needed (see the docstring)."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        stored = PeriskopAnswer.objects.filter(service=service, with_bodies=with_bodies).first()
+        if stored is not None and stored.is_current(timezone.now()):
+            return bytes(stored.body)
+        lock = locks.lock(f"errors:periskop:{service.pk}:{int(with_bodies)}", RENDER_LOCK_SECONDS)
+        if locks.try_acquire(lock):
+            try:
+                return render(service, with_bodies)
+            finally:
+                locks.release(lock)
+        if stored is not None and stored.rendered_from is not None:
+            return bytes(stored.body)  # the previous answer, while another renders
+        if time.monotonic() > deadline:
+            return render(service, with_bodies)
+        time.sleep(0.05)
+
+
+def _valid_until(service: Service, now):
+    """When the first ignore period still running ends: the group is active again."""
+    ends = ErrorGroup.objects.filter(
+        service=service, status=GroupStatus.IGNORED, ignored_until__gt=now
+    ).order_by("ignored_until").values_list("ignored_until", flat=True)
+    return ends.first()
+
+
+def _dumps(value) -> bytes:
+    # What DRF's JSONRenderer wrote before: compact, UTF-8.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
+
+
+def periskop_group(group: ErrorGroup, with_bodies: bool) -> dict:
+    occurrences = list(group.occurrences.all())[:MAX_OCCURRENCES]
+    return {
+        "aggregation_key": group.aggregation_key,
+        "total_count": group.total_count,
+        "severity": group.severity,
+        "latest_errors": [_occurrence(o, with_bodies) for o in occurrences],
+        "created_at": _epoch(group.first_seen),
+    }
+
+
+def _occurrence(occurrence, with_bodies: bool) -> dict:
+    return {
+        "error": _error(
+            occurrence.error_class, occurrence.message, occurrence.stacktrace, occurrence.cause or []
+        ),
+        "uuid": occurrence.uuid,
+        "timestamp": _epoch(occurrence.timestamp),
+        "severity": occurrence.severity,
+        "http_context": occurrence.shown_http_context(with_bodies),
+    }
+
+
+def _error(error_class, message, stacktrace, causes: list[dict]) -> dict:
+    """Periskop's nested `cause`, rebuilt from the stored chain."""
+    cause = None
+    if causes:
+        first, *rest = causes
+        cause = _error(first["class"], first["message"], first["stacktrace"], rest)
+    return {"class": error_class, "message": message, "stacktrace": stacktrace, "cause": cause}
+
+
+def _epoch(moment) -> int:
+    return int(moment.timestamp()) if moment else 0
