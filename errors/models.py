@@ -375,14 +375,14 @@ class PeriskopAnswer(models.Model):
 
     @classmethod
     def invalidate(cls, service_id: int, now=None) -> None:
-        """Its groups changed: every variant is rendered again when next read."""
+        """Its groups changed: every variant is rendered again when next read. In
+        one statement, an upsert: a variant not stored yet may be being rendered
+        from what was there before, and the mark makes it stale once stored."""
         now = now or timezone.now()
-        if not cls.objects.filter(service_id=service_id).update(invalidated_at=now):
-            # None yet, but one may be being rendered from what was there before:
-            # the mark makes it stale as soon as it is stored.
-            cls.objects.bulk_create(
-                [cls(service_id=service_id, invalidated_at=now)], ignore_conflicts=True
-            )
+        cls.objects.bulk_create(
+            [cls(service_id=service_id, with_bodies=b, invalidated_at=now) for b in (False, True)],
+            update_conflicts=True, unique_fields=["service", "with_bodies"], update_fields=["invalidated_at"],
+        )
 
     def is_current(self, now) -> bool:
         if self.rendered_from is None:

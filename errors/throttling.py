@@ -13,6 +13,11 @@ front of the service added) or, without a proxy, the connection's.
 from django.conf import settings
 from rest_framework.throttling import AnonRateThrottle
 
+from foundation.api_schema import refusals
+
+# For the OpenAPI schema of every throttled operation.
+THROTTLED = refusals({429: "Too many anonymous requests from this address: wait Retry-After seconds."})
+
 
 class AnonymousReaders(AnonRateThrottle):
     scope = "errors-anonymous"

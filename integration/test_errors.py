@@ -43,6 +43,6 @@ def test_workers_scrape_on_schedule_and_count_each_error_once(cluster):
 
         metrics = requests.get(web.url("/metrics"), timeout=30).text
         assert (
-            f'periskop_error_occurrences{{aggregation_key="{key}",service_name="api",'
+            f'periskop_error_group_occurrences{{aggregation_key="{key}",service_name="api",'
             f'severity="error"}} 6.0'
         ) in metrics

@@ -42,10 +42,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from errors import aggregation, payload
-from errors.authentication import BasicTokenAuthentication
+from errors.authentication import BasicTokenAuthentication, OptionalTokenAuthentication
 from errors.models import ErrorGroup, Service, bodies_visible_to
 from errors.periskop import answers, serializers
-from errors.throttling import AnonymousReaders
+from errors.throttling import THROTTLED, AnonymousReaders
 from foundation.access import IsStaffOrToken
 from foundation.api_schema import CREDENTIALS, refusals
 
@@ -64,9 +64,6 @@ def _not_found(text: str) -> HttpResponse:
 
 def _unknown_service(name: str) -> HttpResponse:
     return _not_found(UNKNOWN_SERVICE.format(name=name))
-
-
-THROTTLED = refusals({429: "Too many anonymous requests from this address: wait Retry-After seconds."})
 
 
 class PayloadTooLarge(APIException):
@@ -113,7 +110,7 @@ class ServicesView(PeriskopView):
 
 class ServiceErrorsView(PeriskopView):
     # Who may read request bodies: staff sessions and API tokens.
-    authentication_classes = [TokenAuthentication, BasicTokenAuthentication, SessionAuthentication]
+    authentication_classes = [OptionalTokenAuthentication, SessionAuthentication]
 
     @extend_schema(
         operation_id="periskop_errors",
