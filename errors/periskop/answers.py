@@ -7,7 +7,10 @@ database cost over a second a request: sixteen readers starved the service.
 So it is rendered once after each change (`render`: at the end of every scrape,
 after a push; a resolve, unresolve or ignore marks it stale and the next reader
 renders it) and stored in `PeriskopAnswer`, in the database, which every process
-and machine shares. A request then costs one query and a copy of the bytes.
+and machine shares. Each process keeps the last answer it served of each service
+in memory (at most two per service, each replaced by a newer one), so a request
+costs one small query, to learn that it is still current, and no copy of its
+bytes; a client that accepts gzip gets a compressed copy, compressed once.
 
 * `render(service)` builds the answer from the active groups, a few hundred at a
   time (memory does not grow with the service), and stores it;
@@ -21,8 +24,10 @@ staff and API token holders, or for everyone with `ERRORS_PUBLIC_BODIES`).
 Credential headers are masked in both (`Occurrence.shown_http_context`).
 """
 
+import gzip
 import json
 import logging
+import threading
 import time
 
 from django.db import DatabaseError
@@ -37,10 +42,17 @@ CHUNK = 500
 # A reader with no answer to serve waits this long for another's rendering.
 WAIT_SECONDS = 10.0
 RENDER_LOCK_SECONDS = 120.0
+# Fast, and most of the size goes anyway: the answer repeats its field names.
+GZIP_LEVEL = 5
 
 
 def render(service: Service, with_bodies: bool = False) -> bytes:
     """Render and store the service's answer; its bytes."""
+    return render_held(service, with_bodies)[1]
+
+
+def render_held(service: Service, with_bodies: bool = False) -> tuple:
+    """Render and store the service's answer: (when its reading started, its bytes)."""
     started = timezone.now()
     groups = (
         ErrorGroup.objects.active(started).filter(service=service)
@@ -57,7 +69,7 @@ def render(service: Service, with_bodies: bool = False) -> bytes:
         service=service, with_bodies=with_bodies,
         defaults={"body": body, "rendered_from": started, "valid_until": _valid_until(service, started)},
     )
-    return body
+    return started, body
 
 
 def refresh(service: Service) -> None:
@@ -71,24 +83,67 @@ def refresh(service: Service) -> None:
         logger.exception("Could not render Periskop's answer for %s", service)
 
 
-def answer(service: Service, with_bodies: bool) -> bytes:
-    """The stored answer, current; rendered first if needed (see the docstring)."""
+def answer(service: Service, with_bodies: bool, gzipped: bool = False) -> bytes:
+    """The stored answer, current (gzip-compressed if `gzipped`); rendered first
+    if needed (see the docstring). Costs one query while this process holds the
+    current answer in memory."""
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
-        stored = PeriskopAnswer.objects.filter(service=service, with_bodies=with_bodies).first()
+        stored = (
+            PeriskopAnswer.objects.filter(service=service, with_bodies=with_bodies)
+            .only("service_id", "with_bodies", "rendered_from", "invalidated_at", "valid_until").first()
+        )
         if stored is not None and stored.is_current(timezone.now()):
-            return bytes(stored.body)
+            return _held(stored).content(gzipped)
         lock = locks.lock(f"errors:periskop:{service.pk}:{int(with_bodies)}", RENDER_LOCK_SECONDS)
         if locks.try_acquire(lock):
             try:
-                return render(service, with_bodies)
+                return _hold((service.pk, with_bodies), *render_held(service, with_bodies)).content(gzipped)
             finally:
                 locks.release(lock)
         if stored is not None and stored.rendered_from is not None:
-            return bytes(stored.body)  # the previous answer, while another renders
+            return _held(stored).content(gzipped)  # the previous answer, while another renders
         if time.monotonic() > deadline:
-            return render(service, with_bodies)
+            return _hold((service.pk, with_bodies), *render_held(service, with_bodies)).content(gzipped)
         time.sleep(0.05)
+
+
+class _Held:
+    """One answer in this process's memory, and its gzip-compressed copy, made once."""
+
+    def __init__(self, rendered_from, body: bytes):
+        self.rendered_from = rendered_from
+        self.body = body
+        self._gzipped = None
+        self._lock = threading.Lock()
+
+    def content(self, gzipped: bool) -> bytes:
+        if not gzipped:
+            return self.body
+        with self._lock:
+            if self._gzipped is None:
+                self._gzipped = gzip.compress(self.body, GZIP_LEVEL)
+            return self._gzipped
+
+
+# (service id, with bodies) -> the answer last served by this process: at most two
+# per service, replaced when a newer one is read.
+_MEMORY: dict[tuple[int, bool], _Held] = {}
+
+
+def _held(stored: PeriskopAnswer) -> _Held:
+    key = (stored.service_id, stored.with_bodies)
+    held = _MEMORY.get(key)
+    if held is not None and held.rendered_from == stored.rendered_from:
+        return held
+    body = PeriskopAnswer.objects.filter(pk=stored.pk).values_list("body", flat=True).first()
+    return _hold(key, stored.rendered_from, bytes(body or b"[]"))
+
+
+def _hold(key: tuple[int, bool], rendered_from, body: bytes) -> _Held:
+    held = _Held(rendered_from, body)
+    _MEMORY[key] = held
+    return held
 
 
 def _valid_until(service: Service, now):

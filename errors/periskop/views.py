@@ -29,6 +29,9 @@ An unknown service answers 404 in plain text, as Periskop does
 (`service <name> not found`). Anonymous reads are rate-limited per client IP
 (`errors.throttling`).
 """
+
+import re
+
 from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -49,6 +52,8 @@ from errors.throttling import THROTTLED, AnonymousReaders
 from foundation.access import IsStaffOrToken
 from foundation.api_schema import CREDENTIALS, refusals
 
+# As Django's GZipMiddleware reads Accept-Encoding.
+ACCEPTS_GZIP = re.compile(r"\bgzip\b")
 # Periskop's own answers to what it does not know: plain text, as Go's http.Error.
 UNKNOWN_SERVICE = "service {name} not found\n"
 UNKNOWN_KEY = "404 page not found\n"
@@ -122,12 +127,18 @@ class ServiceErrorsView(PeriskopView):
     )
     def get(self, request, service):
         """The active error groups of a service, in Periskop's shape."""
-        found = Service.objects.filter(name=service).first()
+        # Its name and id only: its discovery and dropped targets may be large.
+        found = Service.objects.only("pk", "name").filter(name=service).first()
         if found is None:
             return _unknown_service(service)
         session = isinstance(request.successful_authenticator, SessionAuthentication)
-        body = answers.answer(found, bodies_visible_to(request.user, session=session))
-        return HttpResponse(body, content_type="application/json")
+        gzipped = bool(ACCEPTS_GZIP.search(request.headers.get("Accept-Encoding", "")))
+        body = answers.answer(found, bodies_visible_to(request.user, session=session), gzipped)
+        response = HttpResponse(body, content_type="application/json")
+        response["Vary"] = "Accept-Encoding"
+        if gzipped:
+            response["Content-Encoding"] = "gzip"
+        return response
 
 
 class ResolveView(APIView):

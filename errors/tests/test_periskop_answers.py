@@ -5,6 +5,7 @@ and what changes the answer (a scrape, a push, a resolve, an ignore ending) show
 at the next request.
 """
 
+import gzip
 import json
 from datetime import timedelta
 
@@ -120,3 +121,25 @@ def test_resolving_an_unknown_key_is_a_plain_404(client, make_group, settings):
     assert (response.status_code, response.content) == (404, b"404 page not found\n")
     response = client.delete("/services/nope/errors/A@x/")
     assert (response.status_code, response.content) == (404, b"service nope not found\n")
+
+
+def test_clients_that_accept_gzip_get_the_answer_compressed(client, make_group, make_occurrence):
+    for i in range(20):
+        make_occurrence(make_group(f"E{i}@x"), f"u{i}")
+    plain = client.get("/services/shop/errors/")
+    compressed = client.get("/services/shop/errors/", HTTP_ACCEPT_ENCODING="gzip, deflate")
+    assert compressed["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in compressed["Vary"]
+    assert gzip.decompress(compressed.content) == plain.content
+    assert len(compressed.content) < len(plain.content) / 4
+    assert "Content-Encoding" not in plain
+
+
+def test_a_process_holding_the_current_answer_reads_no_bytes(
+    client, make_group, make_occurrence, django_assert_num_queries
+):
+    make_occurrence(make_group("E@x"), "u")
+    first = client.get("/services/shop/errors/").content
+    with django_assert_num_queries(2) as queries:
+        assert client.get("/services/shop/errors/").content == first
+    assert all('"body"' not in q["sql"] for q in queries.captured_queries)

@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 
 from errors.models import ErrorGroup, Service
+from errors.tests.periskop_instance import PeriskopInstance
 
 pytestmark = pytest.mark.django_db
 
@@ -140,3 +141,16 @@ def test_push_to_an_undeclared_service_is_a_plain_404_saying_so(push):
     assert response.content.decode() == (
         "service nope not found: declare the service before pushing to it (admin, or import_config)\n"
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_real_clients_push_under_a_job_path(live_server):
+    """periskop-client posts to `addr + "/errors"`: a job's path takes that too."""
+    Service.objects.create(name="batch")
+    token = Token.objects.create(user=User.objects.create_user("job")).key
+    host = live_server.url.removeprefix("http://")
+    for job, times in (("nightly", 2), ("hourly", 3)):
+        with PeriskopInstance() as instance:
+            instance.report(ValueError("job failed"), times=times)
+            instance._exporter.push_to_gateway(f"http://push:{token}@{host}/services/batch/push/job/{job}")
+    assert ErrorGroup.objects.get().total_count == 5
