@@ -71,7 +71,7 @@ def scrape(service: Service) -> ScrapeReport:
             _merge(service, target, result, report, secrets)
     Target.objects.bulk_update(targets, TARGET_FIELDS)
     _finish(service, report, time.monotonic() - started)
-    answers.refresh(service)  # Periskop's answer, rendered once per scrape
+    answers.refresh(service, changed=report.increment > 0)  # Periskop's answer, once per scrape
     return report
 
 

@@ -72,11 +72,15 @@ def render_held(service: Service, with_bodies: bool = False) -> tuple:
     return started, body
 
 
-def refresh(service: Service) -> None:
+def refresh(service: Service, changed: bool = True) -> None:
     """After a scrape or a push: the public answer rendered now, the others when
-    next read. A failure leaves the answer stale (readers render it), never fails
-    the scrape or the push that called this."""
+    next read; nothing when the scrape `changed` nothing (no count grew: a client
+    sends new samples only with new errors) and the answer is current, since
+    rendering a big service costs a second of CPU. A failure leaves the answer
+    stale (readers render it), never fails the scrape or the push that called this."""
     try:
+        if not changed and _is_current(service):
+            return
         PeriskopAnswer.invalidate(service.pk)
         render(service)
     except DatabaseError:
@@ -144,6 +148,11 @@ def _hold(key: tuple[int, bool], rendered_from, body: bytes) -> _Held:
     held = _Held(rendered_from, body)
     _MEMORY[key] = held
     return held
+
+
+def _is_current(service: Service) -> bool:
+    stored = PeriskopAnswer.objects.filter(service=service, with_bodies=False).defer("body").first()
+    return stored is not None and stored.is_current(timezone.now())
 
 
 def _valid_until(service: Service, now):

@@ -143,3 +143,18 @@ def test_a_process_holding_the_current_answer_reads_no_bytes(
     with django_assert_num_queries(2) as queries:
         assert client.get("/services/shop/errors/").content == first
     assert all('"body"' not in q["sql"] for q in queries.captured_queries)
+
+
+def test_a_scrape_that_changes_nothing_keeps_the_rendered_answer(db):
+    with PeriskopInstance() as instance:
+        instance.report(ValueError("boom"), times=2)
+        service = Service.objects.create(
+            name="api", discovery={"static_configs": [{"targets": [instance.address]}]}
+        )
+        scraper.scrape(service)
+        first = PeriskopAnswer.objects.get(service=service, with_bodies=False).rendered_from
+        scraper.scrape(service)  # nothing new
+        assert PeriskopAnswer.objects.get(service=service, with_bodies=False).rendered_from == first
+        instance.report(ValueError("boom"))
+        scraper.scrape(service)
+        assert PeriskopAnswer.objects.get(service=service, with_bodies=False).rendered_from > first
