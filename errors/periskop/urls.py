@@ -8,9 +8,10 @@ from errors.periskop import views as periskop
 urlpatterns = [
     path("services/", periskop.ServicesView.as_view(), name="periskop-services"),
     path("services/<str:service>/errors/", periskop.ServiceErrorsView.as_view(), name="periskop-errors"),
-    # Keys may hold any character, "/" included: everything up to the final slash.
+    # Keys may hold any character, "/" and newlines included: everything up to the
+    # final slash.
     re_path(
-        r"^services/(?P<service>[^/]+)/errors/(?P<key>.+)/$",
+        r"^services/(?P<service>[^/]+)/errors/(?P<key>[\s\S]+)/$",
         periskop.ResolveView.as_view(),
         name="periskop-resolve",
     ),

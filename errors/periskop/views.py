@@ -60,7 +60,12 @@ UNKNOWN_KEY = "404 page not found\n"
 
 
 def _text_404(description: str) -> dict:
-    return {(404, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description=description)}
+    """Periskop's plain-text 404; a path holding NUL is refused before any view, in
+    JSON (`foundation.middleware`), as it names nothing."""
+    return {
+        (404, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description=description),
+        **refusals({404: f"{description} A path holding NUL names nothing."}),
+    }
 
 
 def _not_found(text: str) -> HttpResponse:

@@ -158,3 +158,10 @@ def test_a_scrape_that_changes_nothing_keeps_the_rendered_answer(db):
         instance.report(ValueError("boom"))
         scraper.scrape(service)
         assert PeriskopAnswer.objects.get(service=service, with_bodies=False).rendered_from > first
+
+
+def test_resolve_of_a_key_with_a_newline(client, make_group, settings):
+    settings.ERRORS_ANONYMOUS_RESOLVE = True
+    make_group("line1\nline2@x")
+    assert client.delete("/services/shop/errors/line1%0Aline2@x/").status_code == 204
+    assert client.delete("/services/shop/errors/no%0Asuch/").content == b"404 page not found\n"
