@@ -34,7 +34,9 @@ What it does, all on 127.0.0.1, in a temporary folder removed at the end:
    and `--duration` s; meanwhile this process probes `/__lbheartbeat__` every 20 ms
    on a new connection each time, as a load balancer does. Reported: p50, p99 and
    requests/s of the API, the statuses it answered; p50, p99 and max of the
-   heartbeat; the server's RSS before and after the load; each beside its goal.
+   heartbeat; the server's RSS before and after the load, and its CPU time per
+   request (a figure that other work on the machine hardly changes); each
+   beside its goal.
 
 Beside the figures: how busy the machine was before starting (over 10%:
 something else runs, the figures are low). It refuses to start on a busy machine
@@ -47,6 +49,7 @@ enforced), 1 otherwise.
 import argparse
 import http.client
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -125,6 +128,18 @@ def rss_mib(pid: int) -> float:
         except OSError:
             pass
     return total / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of `pid` and its children, from /proc."""
+    total = 0.0
+    for proc in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{proc}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
 
 
 def _children(pid: int) -> list[int]:
@@ -220,6 +235,7 @@ def measure(args, port: int, server) -> bool:
         raise BenchError(f"first GET {PATH}: {status}, {len(body)} bytes")
     print(f"first request (renders and stores the answer): {first:.2f} s, {len(body) / 1e6:.2f} MB")
     rss_before = rss_mib(server.pid)
+    cpu_before = cpu_seconds(server.pid)
     load = subprocess.Popen(
         [sys.executable, __file__, "_load", str(port), str(args.connections), str(args.duration),
          "identity" if args.identity else "gzip"],
@@ -232,6 +248,7 @@ def measure(args, port: int, server) -> bool:
     output, _ = load.communicate(timeout=args.duration + 120)
     result = json.loads(output)
     rss_after = rss_mib(server.pid)
+    cpu = cpu_seconds(server.pid) - cpu_before
     timings, statuses = result["timings"], {int(k): v for k, v in result["statuses"].items()}
     # Every answer is timed, whatever its status: the statuses say which they were.
     api_p50, api_p99 = percentile(timings, 50), percentile(timings, 99)
@@ -246,6 +263,10 @@ def measure(args, port: int, server) -> bool:
     print(f"  p50 {ms(hb_p50)}, max {ms(max(heartbeats))}")
     print(f"server RSS (gunicorn master and worker): {rss_before:.0f} MiB before the load, "
           f"{rss_after:.0f} MiB after")
+    # Independent of what else runs on the machine: the server's own cost.
+    requests_made = len(timings) * (1 + WARMUP_SECONDS / args.duration) + len(heartbeats)
+    print(f"server CPU: {cpu:.1f} s over the load, about {cpu / max(requests_made, 1) * 1000:.1f} ms "
+          f"a request (warm-up included, estimated)")
     unexpected = {s: n for s, n in statuses.items() if s not in (200, 429)}
     for problem in failures[:5] + ([f"unexpected statuses {unexpected}"] if unexpected else []):
         print(f"PROBLEM: {problem}")

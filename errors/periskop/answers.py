@@ -14,8 +14,8 @@ bytes; a client that accepts gzip gets a compressed copy, compressed once.
 
 * `render(service)` builds the answer from the active groups, a few hundred at a
   time (memory does not grow with the service), and stores it;
-* `answer(service_id)` gives the stored bytes, rendering them first if they are
-  stale or missing. One process renders at a time (a lock per service and
+* `answer_for(name)` (and `answer(service)`) gives the stored bytes, rendering
+  them first if they are stale or missing. One process renders at a time (a lock per service and
   variant); meanwhile the others serve the previous answer, or, when there is
   none yet, wait for it a moment and then render it themselves.
 
@@ -87,29 +87,44 @@ def refresh(service: Service, changed: bool = True) -> None:
         logger.exception("Could not render Periskop's answer for %s", service)
 
 
+def answer_for(name: str, with_bodies: bool, gzipped: bool = False) -> bytes | None:
+    """The current answer of the service called `name` (gzip-compressed if
+    `gzipped`), None if there is no such service. One query while this process
+    holds the current answer in memory: the answer's state, found by the name."""
+    stored = _stored(service__name=name, with_bodies=with_bodies)
+    if stored is not None and stored.is_current(timezone.now()):
+        return _held(stored).content(gzipped)
+    service = Service.objects.only("pk", "name").filter(name=name).first()
+    return None if service is None else answer(service, with_bodies, gzipped)
+
+
 def answer(service: Service, with_bodies: bool, gzipped: bool = False) -> bytes:
     """The stored answer, current (gzip-compressed if `gzipped`); rendered first
-    if needed (see the docstring). Costs one query while this process holds the
-    current answer in memory."""
+    if needed (see the docstring)."""
     deadline = time.monotonic() + WAIT_SECONDS
+    key = (service.pk, with_bodies)
     while True:
-        stored = (
-            PeriskopAnswer.objects.filter(service=service, with_bodies=with_bodies)
-            .only("service_id", "with_bodies", "rendered_from", "invalidated_at", "valid_until").first()
-        )
+        stored = _stored(service=service, with_bodies=with_bodies)
         if stored is not None and stored.is_current(timezone.now()):
             return _held(stored).content(gzipped)
         lock = locks.lock(f"errors:periskop:{service.pk}:{int(with_bodies)}", RENDER_LOCK_SECONDS)
         if locks.try_acquire(lock):
             try:
-                return _hold((service.pk, with_bodies), *render_held(service, with_bodies)).content(gzipped)
+                return _hold(key, *render_held(service, with_bodies)).content(gzipped)
             finally:
                 locks.release(lock)
         if stored is not None and stored.rendered_from is not None:
             return _held(stored).content(gzipped)  # the previous answer, while another renders
         if time.monotonic() > deadline:
-            return _hold((service.pk, with_bodies), *render_held(service, with_bodies)).content(gzipped)
+            return _hold(key, *render_held(service, with_bodies)).content(gzipped)
         time.sleep(0.05)
+
+
+def _stored(**lookups) -> PeriskopAnswer | None:
+    """The answer's state, without its bytes (this process may hold them)."""
+    fields = ("service_id", "with_bodies", "rendered_from", "invalidated_at", "valid_until")
+    found = list(PeriskopAnswer.objects.filter(**lookups).only(*fields)[:1])
+    return found[0] if found else None
 
 
 class _Held:

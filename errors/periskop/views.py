@@ -132,13 +132,11 @@ class ServiceErrorsView(PeriskopView):
     )
     def get(self, request, service):
         """The active error groups of a service, in Periskop's shape."""
-        # Its name and id only: its discovery and dropped targets may be large.
-        found = Service.objects.only("pk", "name").filter(name=service).first()
-        if found is None:
-            return _unknown_service(service)
         session = isinstance(request.successful_authenticator, SessionAuthentication)
         gzipped = bool(ACCEPTS_GZIP.search(request.headers.get("Accept-Encoding", "")))
-        body = answers.answer(found, bodies_visible_to(request.user, session=session), gzipped)
+        body = answers.answer_for(service, bodies_visible_to(request.user, session=session), gzipped)
+        if body is None:
+            return _unknown_service(service)
         response = HttpResponse(body, content_type="application/json")
         response["Vary"] = "Accept-Encoding"
         if gzipped:
