@@ -1,6 +1,8 @@
 """
-Push: every bad body answers 400 (or 413 when too large) saying why, never 500;
-a push's identity is its job and instance; an undeclared service is a plain 404.
+Push: every bad body answers 400 (or 413 when too large) saying why, never 500:
+raw NUL bytes and raw surrogate bytes are not JSON, nor UTF-8; escaped ones
+(`\u0000`, `\ud800`: valid JSON) are stored as U+FFFD, as in scrapes. A push's
+identity is its job and instance; an undeclared service is a plain 404.
 Re-run on PostgreSQL by test_hostile_payloads.py.
 """
 
@@ -63,6 +65,9 @@ MAX = 2**63 - 1
         (DEEP, "nested too deeply"),
         (b'{"aggregated_errors": [], "x": "\xff"}', "not UTF-8"),
         (b"not json", "invalid JSON"),
+        (b'{"aggregated_errors": [{"aggregation_key": "a\x00b", "total_count": 1}]}', "Invalid control character"),
+        (b"\x00", "invalid JSON"),
+        (b'{"aggregated_errors": [{"aggregation_key": "\xed\xa0\x80", "total_count": 1}]}', "not UTF-8"),
         (b"[]", "expected an object"),
         (b'{"aggregated_errors": [{"aggregation_key": "a", "total_count": NaN}]}', "NaN is not valid JSON"),
         (json.dumps(document(aggregate("a", MAX), aggregate("b", 1))), "add up to more than 2^63-1"),
@@ -70,7 +75,8 @@ MAX = 2**63 - 1
         (json.dumps(document(aggregate("a", 1, request_body=None,
                                        http_context={"request_body": [[[[[]]]]] * 1}))), None),
     ],
-    ids=["empty", "blank", "200k-deep", "not-utf8", "not-json", "not-an-object", "nan",
+    ids=["empty", "blank", "200k-deep", "not-utf8", "not-json", "raw-nul-in-a-string", "raw-nul",
+         "raw-surrogate-bytes", "not-an-object", "nan",
          "counts-sum-past-2^63-1", "count-past-2^63-1", "nested-body-is-fine"],
 )
 def test_push_of_a_bad_body_is_a_clear_400(push, body, says):
