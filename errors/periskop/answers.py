@@ -4,9 +4,9 @@ as bytes.
 
 With 10,000 groups the answer is about a megabyte, and building it from the
 database cost over a second a request: sixteen readers starved the service.
-So it is rendered once after each change (`render`: at the end of every scrape,
-after a push; a resolve, unresolve or ignore marks it stale and the next reader
-renders it) and stored in `PeriskopAnswer`, in the database, which every process
+So it is rendered once after each change (`render`: at the end of every scrape
+that changed a count; a push, a resolve, an unresolve or an ignore marks it stale
+and the next reader renders it) and stored in `PeriskopAnswer`, in the database, which every process
 and machine shares. Each process keeps the last answer it served of each service
 in memory (at most two per service, each replaced by a newer one), so a request
 costs one small query, to learn that it is still current, and no copy of its
@@ -73,11 +73,11 @@ def render_held(service: Service, with_bodies: bool = False) -> tuple:
 
 
 def refresh(service: Service, changed: bool = True) -> None:
-    """After a scrape or a push: the public answer rendered now, the others when
+    """After a scrape: the public answer rendered now, the others when
     next read; nothing when the scrape `changed` nothing (no count grew: a client
     sends new samples only with new errors) and the answer is current, since
     rendering a big service costs a second of CPU. A failure leaves the answer
-    stale (readers render it), never fails the scrape or the push that called this."""
+    stale (readers render it), never fails the scrape that called this."""
     try:
         if not changed and _is_current(service):
             return

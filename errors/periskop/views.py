@@ -46,7 +46,7 @@ from rest_framework.views import APIView
 
 from errors import aggregation, payload
 from errors.authentication import BasicTokenAuthentication, OptionalTokenAuthentication
-from errors.models import ErrorGroup, Service, bodies_visible_to
+from errors.models import ErrorGroup, PeriskopAnswer, Service, bodies_visible_to
 from errors.periskop import answers, serializers
 from errors.throttling import THROTTLED, AnonymousReaders
 from foundation.access import IsStaffOrToken
@@ -205,7 +205,9 @@ class PushView(APIView):
             return Response({"detail": f"Not a Periskop payload: {exc}"}, status=400)
         merged = aggregation.ingest(found, pushed, push_identity(pushed, job, instance))
         if merged.increment or merged.new_occurrences or merged.new_groups:
-            answers.refresh(found)
+            # Rendered by the next reader, once: a busy batch job pushing often
+            # must not pay a whole service's rendering at each push.
+            PeriskopAnswer.invalidate(found.pk)
         return Response({"increment": merged.increment, "new_occurrences": merged.new_occurrences})
 
 
