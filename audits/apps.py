@@ -16,6 +16,12 @@ class AuditsConfig(AppConfig):
         # Check modules never import Django; they get their settings from here.
         import checks.config
         from audits import metrics  # noqa: F401
+        from foundation.middleware import register_public_reads
+
+        # Monitors poll these: no session, CSRF, user nor messages on their GETs.
+        register_public_reads(
+            r"/checks", r"/checks/[^/]+", r"/checks/[^/]+/[^/]+(?:/history)?", r"/uptime/.*"
+        )
 
         checks.config.configure(
             timeout_seconds=settings.REQUESTS_TIMEOUT_SECONDS,

@@ -8,13 +8,27 @@ A NUL character (`%00`) names nothing: no name may hold one (`foundation.names`)
 and PostgreSQL refuses it in a query, which would fail the request with a 500. So
 a path holding one is answered 404 and a query string holding one 400, here,
 before any view looks it up.
+
+The session, CSRF, authentication and messages middleware are skipped on the
+*public reads*: GET and HEAD requests of the paths that apps register with
+`register_public_reads()` (the checks API, the Dockerflow endpoints), which
+monitors and load balancers poll and which need no session, user, token nor
+message. Their subclasses below run exactly as Django's everywhere else: every
+POST, PUT, PATCH and DELETE (the API's mutations, with their token or staff
+session and CSRF check), the dashboard, the admin.
 """
 
 import logging
+import re
 import time
 import uuid
 
+from django.contrib.auth.middleware import AuthenticationMiddleware as DjangoAuthentication
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.messages.middleware import MessageMiddleware as DjangoMessages
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessions
 from django.http import JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware as DjangoCsrf
 
 from foundation import metrics
 
@@ -99,3 +113,57 @@ def _query_items(request):
     for key, values in request.GET.lists():
         for value in values:
             yield key, value
+
+
+# --- Public reads: no session, CSRF, user nor messages ----------------------------
+
+READ_METHODS = frozenset({"GET", "HEAD"})
+# Paths of read-only endpoints for programs, as regular expressions that match the
+# whole path. An endpoint that changes something (`/checks/p/n/runs`) stays out,
+# so that its GET is answered as it would be otherwise (405 to a staff session).
+_public_reads: list[str] = [r"/__heartbeat__", r"/__lbheartbeat__", r"/__version__"]
+_public_read = re.compile("|".join(_public_reads))
+
+
+def register_public_reads(*patterns: str) -> None:
+    """Serve GET and HEAD of the paths that `patterns` (regular expressions of the
+    whole path) match without session, CSRF, authentication nor messages; an app
+    calls it from its `AppConfig.ready()`."""
+    global _public_read
+    _public_reads.extend(patterns)
+    _public_read = re.compile("|".join(f"(?:{p})" for p in _public_reads))
+
+
+def is_public_read(request) -> bool:
+    return request.method in READ_METHODS and _public_read.fullmatch(request.path_info) is not None
+
+
+class _SkippedOnPublicReads:
+    """Mixed into a Django middleware: public reads go straight past it."""
+
+    def __call__(self, request):
+        if is_public_read(request):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class SessionMiddleware(_SkippedOnPublicReads, DjangoSessions):
+    pass
+
+
+class CsrfViewMiddleware(_SkippedOnPublicReads, DjangoCsrf):
+    def process_view(self, request, callback, callback_args, callback_kwargs):
+        if is_public_read(request):
+            return None  # a read changes nothing: nothing to protect
+        return super().process_view(request, callback, callback_args, callback_kwargs)
+
+
+class AuthenticationMiddleware(_SkippedOnPublicReads, DjangoAuthentication):
+    def __call__(self, request):
+        if is_public_read(request):
+            request.user = AnonymousUser()  # without a session, nobody is logged in
+        return super().__call__(request)
+
+
+class MessageMiddleware(_SkippedOnPublicReads, DjangoMessages):
+    pass

@@ -222,11 +222,13 @@ MIDDLEWARE = [
     "foundation.middleware.HeadWithoutBodyMiddleware",
     "foundation.middleware.RefuseNulMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's session, CSRF, auth and messages middleware, skipped on public reads
+    # (GET and HEAD of the checks API and Dockerflow): see foundation.middleware.
+    "foundation.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "foundation.middleware.CsrfViewMiddleware",
+    "foundation.middleware.AuthenticationMiddleware",
+    "foundation.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: its 404 goes back through CommonMiddleware (APPEND_SLASH).
     "foundation.debug_pages.LocalDebugPagesMiddleware",

@@ -7,6 +7,10 @@ the cache; in the distributed mode on the workers, see `audits.answers`) and ans
 one crashed, so that a monitor can tell a broken check from a failing system.
 `Accept: text/plain` gives Telescope's human table; no `Accept` gives JSON; any
 other type gives 406.
+
+The checks are read from this process's copy (`audits.definitions`): no query
+finds them. A check whose result is cached is answered from its cached answer
+(`audits.api.cached`) before DRF sees the request.
 """
 
 import hmac
@@ -21,8 +25,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audits import answers, checkmodules, history, params, tasks
-from audits.api import serializers
+from audits import answers, checkmodules, definitions, history, params, tasks
+from audits.api import cached, serializers
 from audits.api.negotiation import AlwaysJSON, TelescopeNegotiation
 from audits.api.renderers import PlainTextRenderer
 from audits.models import Check
@@ -78,8 +82,7 @@ class CheckListView(PublicView):
     @extend_schema(operation_id="list_checks", responses=serializers.CheckInfoSerializer(many=True))
     def get(self, request):
         """Every enabled check, described; nothing is run."""
-        checks = Check.objects.enabled().prefetch_related("tags")
-        return Response([check.get_info() for check in checks])
+        return Response([_info(check) for check in definitions.current().checks])
 
 
 class ProjectChecksView(PublicView):
@@ -92,7 +95,7 @@ class ProjectChecksView(PublicView):
     )
     def get(self, request, project):
         """Run every check of a project; 200 if all passed, 503 if not."""
-        checks = _enabled().filter(project=project)
+        checks = definitions.current().project(project)
         if not checks:
             raise NotFound(f"Unknown project {project!r}.")
         return _results_response(checks, answers.results(checks))
@@ -109,13 +112,26 @@ class TagChecksView(PublicView):
     def get(self, request, tags):
         """Run every check that has all the tags (`a+b` means a AND b)."""
         names = [t for t in tags.split("+") if t]
-        checks = _enabled().with_tags(names) if names else []
+        checks = definitions.current().with_tags(names) if names else []
         if not checks:
             raise NotFound(f"No check has all the tags {' + '.join(names)!r}.")
         return _results_response(checks, answers.results(checks))
 
 
 class CheckDetailView(PublicView):
+    def dispatch(self, request, *args, **kwargs):
+        """The cached answer when there is one (`audits.api.cached`), else DRF's way;
+        a JSON answer of a cached result is then kept for the next request."""
+        project, name = kwargs["project"], kwargs["name"]
+        self.answered = None  # (definitions version, check, result), set by get()
+        response = cached.answer(request, project, name)
+        if response is not None:
+            return response
+        response = super().dispatch(request, *args, **kwargs)
+        if self.answered:
+            cached.keep(request, response, *self.answered)
+        return response
+
     @extend_schema(
         operation_id="run_check",
         responses=serializers.run_responses(serializers.CheckResultSerializer, {
@@ -133,7 +149,8 @@ class CheckDetailView(PublicView):
         Run one check. `?refresh=<secret>` runs it even when cached. The module's
         URL_PARAMETERS may be given in the query string, as `?limit=5`.
         """
-        check = _get_check(project, name)
+        known = definitions.current()
+        check = _get_check(project, name, known)
         refused = _refuse_refresh(request.query_params.get("refresh"))
         if refused:
             return refused
@@ -143,6 +160,7 @@ class CheckDetailView(PublicView):
             return Response({"detail": str(exc)}, status=400)
         force = "refresh" in request.query_params
         result = answers.result(check, force=force, overrides=overrides)
+        self.answered = (known.version, check, result)
         return _results_response([check], [result], single=True, overrides=overrides)
 
 
@@ -176,7 +194,7 @@ class ProjectUptimeView(PublicView):
     )
     def get(self, request, project):
         """Percentage of passing runs of a project's checks over 24 h, 7 d and 30 d."""
-        checks = _enabled().filter(project=project)
+        checks = definitions.current().project(project)
         if not checks:
             raise NotFound(f"Unknown project {project!r}.")
         return Response(history.uptime(checks))
@@ -232,15 +250,18 @@ class CheckRunsView(APIView):
         return Response(body, status=202, headers={"Location": body["check"]})
 
 
-def _get_check(project: str, name: str) -> Check:
-    check = _enabled().filter(project=project, name=name).first()
+def _get_check(project: str, name: str, known: definitions.Definitions | None = None) -> Check:
+    check = (known or definitions.current()).check(project, name)
     if check is None:
         raise NotFound(f"Unknown check {project}/{name}.")
     return check
 
 
-def _enabled():
-    return Check.objects.enabled().prefetch_related("tags")
+def _info(check: Check, overrides: dict | None = None) -> dict:
+    """The check's description, derived once per version unless `overrides` change it."""
+    if overrides:
+        return check.get_info(overrides)
+    return definitions.memoized(check, "info", check.get_info)
 
 
 def _results_response(checks, results, single=False, overrides=None) -> Response:
@@ -248,7 +269,7 @@ def _results_response(checks, results, single=False, overrides=None) -> Response
     bugs = buglists_for_checks(checks)  # one query for all the checks
     payload = [
         {
-            **check.get_info(overrides),
+            **_info(check, overrides),
             **result.as_dict(),
             "buglist": bugs[check.pk],
             "history": points[check.pk],
