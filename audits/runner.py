@@ -42,6 +42,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -259,11 +260,13 @@ def _result_of(check: Check, force: bool, overrides: dict | None, defer=False) -
     return _run_locked(job)
 
 
-@_hide_resolved
 def job_of(check: Check, overrides: dict | None = None) -> Job | Exception:
     """The `Job` of a run of `check`, or why it cannot run (the exception). Derived once per
     version for a shared copy without overrides nor placeholders: neither its
     parameters nor the environment then change what it resolves to."""
+    memo = check.__dict__.get(definitions.MEMO)
+    if memo and not overrides and "job" in memo:
+        return memo["job"]  # the hot path of cached answers: nothing else to do
     if overrides or placeholders.contains(check.params):
         return _new_job(check, overrides)
     return definitions.memoized(check, "job", lambda: _new_job(check, None))
@@ -338,7 +341,19 @@ def _run_and_store(job: Job) -> Result:
         "shared_only": not cacheable,
     }
     _cache_call("set", job.key, entry, timeout=ttl if cacheable else SHARED_SECONDS)
+    # After the result: a reader that saw the old generation re-renders for nothing,
+    # never keeps an answer of the old result under the new generation.
+    _cache_call("set_many", dict.fromkeys(generation_keys(job.check), uuid.uuid4().hex),
+                timeout=None)
     return replace(result, ran=True, stored_at=entry["stored_at"] if cacheable else None)
+
+
+def generation_keys(check: Check) -> list[str]:
+    """The cache keys that change with every result stored for a check of its
+    project, or of each of its tags: what a cached answer for a project or tags
+    (`audits.api.cached`) checks it still holds the results of."""
+    return [f"generation:project:{check.project}",
+            *(f"generation:tag:{tag}" for tag in check.tag_names())]
 
 
 def _cache_call(method: str, *args, **kwargs):

@@ -9,6 +9,11 @@ and PostgreSQL refuses it in a query, which would fail the request with a 500. S
 a path holding one is answered 404 and a query string holding one 400, here,
 before any view looks it up.
 
+A public read that an app can answer from its cache (`register_cached_answers`:
+a cached check result) is answered by `CachedAnswersMiddleware`, before the URL
+is resolved and before the middleware after it: a cache read and the bytes of the
+answer, still logged, counted, with its CORS headers.
+
 The session, CSRF, authentication and messages middleware are skipped on the
 *public reads*: GET and HEAD requests of the paths that apps register with
 `register_public_reads()` (the checks API, the Dockerflow endpoints), which
@@ -22,6 +27,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 
 from django.contrib.auth.middleware import AuthenticationMiddleware as DjangoAuthentication
 from django.contrib.auth.models import AnonymousUser
@@ -47,11 +53,15 @@ class RequestSummaryMiddleware:
         endpoint = _route(request)
         metrics.REQUESTS.labels(request.method, endpoint, response.status_code).inc()
         metrics.REQUEST_DURATION.labels(request.method, endpoint).observe(duration)
-        logger.info("", extra=_summary(request, response, duration))
+        if logger.isEnabledFor(logging.INFO):  # the line is built only to be written
+            logger.info("", extra=_summary(request, response, duration))
         return response
 
 
 def _route(request) -> str:
+    cached_route = getattr(request, "cached_answer_route", None)
+    if cached_route is not None:
+        return cached_route
     match = getattr(request, "resolver_match", None)
     # `match.route` of the root is "": it is "/", not an unknown URL.
     return f"/{match.route}" if match is not None else "unmatched"
@@ -104,7 +114,9 @@ class RefuseNulMiddleware:
     def __call__(self, request):
         if "\x00" in request.path:
             return JsonResponse({"detail": "Not found."}, status=404)
-        if any("\x00" in key + value for key, value in _query_items(request)):
+        # Only "%00" decodes to a NUL: a query string without one is not parsed here.
+        raw = request.META.get("QUERY_STRING", "")
+        if ("%00" in raw or "\x00" in raw) and any("\x00" in key + value for key, value in _query_items(request)):
             return JsonResponse({"detail": "The query string holds a NUL character."}, status=400)
         return self.get_response(request)
 
@@ -136,6 +148,42 @@ def register_public_reads(*patterns: str) -> None:
 
 def is_public_read(request) -> bool:
     return request.method in READ_METHODS and _public_read.fullmatch(request.path_info) is not None
+
+
+# (compiled regular expression of the whole path, route label, answer function)
+_cached_answers: list[tuple[re.Pattern, str, Callable]] = []
+
+
+def register_cached_answers(pattern: str, route: str, answer: Callable) -> None:
+    """
+    Try `answer(request, **groups)` on the GET and HEAD requests whose path
+    `pattern` matches (a regular expression of the whole path, with named
+    groups), before URL resolution: it returns the response, or None to let the
+    request go the normal way. `route` labels the request's metrics, as the
+    route pattern of its URL would. An app calls it from `AppConfig.ready()`.
+    """
+    _cached_answers.append((re.compile(pattern), route, answer))
+
+
+class CachedAnswersMiddleware:
+    """Answers the public reads that an app answers from its cache (see
+    `register_cached_answers`), before the middleware after it and the URL."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method in READ_METHODS:
+            path = request.path_info
+            for pattern, route, answer in _cached_answers:
+                match = pattern.fullmatch(path)
+                if match is None:
+                    continue
+                response = answer(request, **match.groupdict())
+                if response is not None:
+                    request.cached_answer_route = route
+                    return response
+        return self.get_response(request)
 
 
 class _SkippedOnPublicReads:

@@ -222,6 +222,8 @@ MIDDLEWARE = [
     "foundation.middleware.HeadWithoutBodyMiddleware",
     "foundation.middleware.RefuseNulMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    # A cached check result is answered here, before the URL is even resolved.
+    "foundation.middleware.CachedAnswersMiddleware",
     # Django's session, CSRF, auth and messages middleware, skipped on public reads
     # (GET and HEAD of the checks API and Dockerflow): see foundation.middleware.
     "foundation.middleware.SessionMiddleware",

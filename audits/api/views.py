@@ -10,9 +10,11 @@ other type gives 406.
 
 The checks are read from this process's copy (`audits.definitions`): no query
 finds them. A check whose result is cached is answered from its cached answer
-(`audits.api.cached`) before DRF sees the request.
+(`audits.api.cached`, registered with `foundation.middleware`) before the URL is
+even resolved.
 """
 
+import functools
 import hmac
 
 from django.conf import settings
@@ -85,7 +87,34 @@ class CheckListView(PublicView):
         return Response([_info(check) for check in definitions.current().checks])
 
 
-class ProjectChecksView(PublicView):
+class AnsweringView(PublicView):
+    """An endpoint that runs checks, whose JSON answers are kept for the next
+    request when their results were cached (`audits.api.cached`)."""
+
+    def dispatch(self, request, *args, **kwargs):
+        self.keep = None  # set by the handler: keep(response), once DRF rendered it
+        response = super().dispatch(request, *args, **kwargs)
+        if self.keep is not None:
+            self.keep(response)
+        return response
+
+    def answer_many(self, request, scope, known: definitions.Definitions, checks):
+        """The answer of `checks` (a project's, or the tags', from the checks
+        `known`): the kept one, else from their results, then kept."""
+        version = known.version
+        kept = cached.answer_many(request, scope, version)
+        if kept is not None:
+            return kept
+        read_generations = cached.generations(scope)
+        results = answers.results(checks)
+        self.keep = functools.partial(
+            cached.keep_many, request, scope=scope, version=version,
+            read_generations=read_generations, checks=checks, results=results,
+        )
+        return _results_response(checks, results)
+
+
+class ProjectChecksView(AnsweringView):
     @extend_schema(
         operation_id="run_project",
         parameters=[serializers.NO_FORMAT],
@@ -95,13 +124,14 @@ class ProjectChecksView(PublicView):
     )
     def get(self, request, project):
         """Run every check of a project; 200 if all passed, 503 if not."""
-        checks = definitions.current().project(project)
+        known = definitions.current()
+        checks = known.project(project)
         if not checks:
             raise NotFound(f"Unknown project {project!r}.")
-        return _results_response(checks, answers.results(checks))
+        return self.answer_many(request, cached.project_scope(project), known, checks)
 
 
-class TagChecksView(PublicView):
+class TagChecksView(AnsweringView):
     @extend_schema(
         operation_id="run_tags",
         parameters=[serializers.NO_FORMAT],
@@ -112,25 +142,16 @@ class TagChecksView(PublicView):
     def get(self, request, tags):
         """Run every check that has all the tags (`a+b` means a AND b)."""
         names = [t for t in tags.split("+") if t]
-        checks = definitions.current().with_tags(names) if names else []
+        known = definitions.current()
+        checks = known.with_tags(names) if names else []
         if not checks:
             raise NotFound(f"No check has all the tags {' + '.join(names)!r}.")
-        return _results_response(checks, answers.results(checks))
+        return self.answer_many(request, cached.tags_scope(names), known, checks)
 
 
-class CheckDetailView(PublicView):
-    def dispatch(self, request, *args, **kwargs):
-        """The cached answer when there is one (`audits.api.cached`), else DRF's way;
-        a JSON answer of a cached result is then kept for the next request."""
-        project, name = kwargs["project"], kwargs["name"]
-        self.answered = None  # (definitions version, check, result), set by get()
-        response = cached.answer(request, project, name)
-        if response is not None:
-            return response
-        response = super().dispatch(request, *args, **kwargs)
-        if self.answered:
-            cached.keep(request, response, *self.answered)
-        return response
+class CheckDetailView(AnsweringView):
+    """Its kept answers are answered by the middleware, before the URL is resolved
+    (`audits.api.cached.answer`)."""
 
     @extend_schema(
         operation_id="run_check",
@@ -160,7 +181,9 @@ class CheckDetailView(PublicView):
             return Response({"detail": str(exc)}, status=400)
         force = "refresh" in request.query_params
         result = answers.result(check, force=force, overrides=overrides)
-        self.answered = (known.version, check, result)
+        self.keep = functools.partial(
+            cached.keep, request, version=known.version, check=check, result=result
+        )
         return _results_response([check], [result], single=True, overrides=overrides)
 
 
