@@ -190,15 +190,35 @@ def _own_rows(pairs):
     """`pairs` with the shared copies of checks (`audits.definitions`) replaced by
     their rows, read now: the history compares a run with the last one stored, and
     the state is written on the check, which no other thread may see half done."""
-    shared = [check.pk for check, _ in pairs if definitions.MEMO in check.__dict__]
+    shared = {check.pk for check, _ in pairs if definitions.MEMO in check.__dict__}
     if not shared:
         return pairs
-    rows = Check.objects.prefetch_related("tags").in_bulk(shared)
-    return [
-        (rows[check.pk] if check.pk in shared else check, result)
-        for check, result in pairs
-        if check.pk in rows or check.pk not in shared  # a check deleted meanwhile: gone
-    ]
+    rows = {
+        row["pk"]: row
+        for row in Check.objects.filter(pk__in=shared).values("pk", *RUN_STATE_READ)
+    }
+    own = []
+    for check, result in pairs:
+        if check.pk in shared:
+            if check.pk not in rows:
+                continue  # deleted meanwhile: nothing to store
+            check = _copy_with(check, rows[check.pk])
+        own.append((check, result))
+    return own
+
+
+# What the history and the state of a run compare with: read from the row.
+RUN_STATE_READ = ("alert_state", "consecutive_failures", "last_run_at", "last_success",
+                  "last_crashed", "last_scalar")
+
+
+def _copy_with(check: Check, row: dict) -> Check:
+    """A private copy of a shared check, with the run state of its row."""
+    copy = Check.__new__(Check)
+    copy.__dict__.update(check.__dict__)
+    del copy.__dict__[definitions.MEMO]
+    copy.__dict__.update((name, row[name]) for name in RUN_STATE_READ)
+    return copy
 
 
 def cache_key(check: Check, params: dict) -> str:
@@ -353,7 +373,11 @@ def generation_keys(check: Check) -> list[str]:
     project, or of each of its tags: what a cached answer for a project or tags
     (`audits.api.cached`) checks it still holds the results of."""
     return [f"generation:project:{check.project}",
-            *(f"generation:tag:{tag}" for tag in check.tag_names())]
+            *(f"generation:tag:{tag}" for tag in _tag_names(check))]
+
+
+def _tag_names(check: Check) -> list[str]:
+    return definitions.memoized(check, "tags", check.tag_names)
 
 
 def _cache_call(method: str, *args, **kwargs):
@@ -420,7 +444,7 @@ def _record(check, plot_path, started_at, duration, success, data, crashed) -> R
             "time": started_at,
             "project": check.project,
             "check": check.name,
-            "tags": check.tag_names(),
+            "tags": _tag_names(check),
             "success": success,
             "data": json.dumps(data),
             "plot": scalar,
