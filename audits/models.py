@@ -106,7 +106,11 @@ class CheckQuerySet(models.QuerySet):
         return deleted
 
     def update(self, **values):
-        definitions_changed(values)
+        rows = self._update_with_schedules(**values)
+        definitions_changed(values)  # after the rows: a reload must not read them before
+        return rows
+
+    def _update_with_schedules(self, **values):
         if SCHEDULE_FIELDS.isdisjoint(values):
             return super().update(**values)
         with transaction.atomic():
@@ -118,12 +122,12 @@ class CheckQuerySet(models.QuerySet):
 
     def bulk_update(self, objs, fields, *args, **kwargs):
         objs = list(objs)
-        definitions_changed(fields)
         with transaction.atomic():
             rows = super().bulk_update(objs, fields, *args, **kwargs)
             if not SCHEDULE_FIELDS.isdisjoint(fields):
                 for check in objs:
                     schedules.sync(check)
+            definitions_changed(fields)
         return rows
 
     def bulk_create(self, objs, *args, **kwargs):
