@@ -6,6 +6,7 @@ copies of the checks the definitions version in the cache invalidates.
 """
 
 import json
+import logging
 
 import pytest
 from django.contrib.auth.models import User
@@ -17,6 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from audits import definitions, runner
 from audits.models import DEFINITIONS_VERSION_KEY, Check, Tag, definitions_version
 from audits.tests.checkmods import counter
+from foundation import metrics
 
 URL = "/checks/proj/one"
 
@@ -239,3 +241,16 @@ def test_a_project_with_a_result_never_cached_is_never_kept(client, project, mak
     for _ in range(3):
         get(client, "/checks/proj")
     assert counter.calls().count("fresh") == 3
+
+
+def test_a_cached_answer_is_logged_and_counted_under_its_route(client, one, caplog):
+    route = "/checks/<str:project>/<str:name>"
+    counted = metrics.REQUESTS.labels("GET", route, 200)
+    get(client)
+    before = counted._value.get()
+    caplog.set_level(logging.INFO, logger="request.summary")
+    response, queries = get(client)
+    assert queries == 0  # the cached answer
+    assert counted._value.get() == before + 1
+    [record] = [r for r in caplog.records if r.name == "request.summary"]
+    assert (record.path, record.code) == (URL, 200)
