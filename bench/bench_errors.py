@@ -69,6 +69,7 @@ Exit status 0 when every check passed, 1 otherwise.
 
 import argparse
 import asyncio
+import cProfile
 import http.client
 import json
 import os
@@ -382,10 +383,17 @@ def scrape_main(args) -> None:
         db_cpu0 = cpu_seconds(backend_pid) if backend_pid else 0.0
         machine0, server0, pg0 = machine_cpu(), cpu_seconds(args.server_pid), postgres_cpu()
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        profile = cProfile.Profile() if args.profile else None
         started = time.perf_counter()
         with connection.execute_wrapper(count_statements):
+            if profile:
+                profile.enable()
             report = scraper.scrape(service)
+            if profile:
+                profile.disable()
         wall = time.perf_counter() - started
+        if profile:
+            profile.dump_stats(f"{args.profile}.{args.count}.{cycle}")
         cpu1 = resource.getrusage(resource.RUSAGE_SELF)
         db_cpu = (cpu_seconds(backend_pid) - db_cpu0) if backend_pid else None
         own = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
@@ -613,7 +621,8 @@ class Bench:
         results = []
         for n in self.args.instances:
             say_busy(f"scrape {n}")
-            process = self.spawn([PYTHON, __file__, "_scrape", "--count", str(n),
+            profile = ["--profile", self.args.profile] if self.args.profile else []
+            process = self.spawn([PYTHON, __file__, "_scrape", *profile, "--count", str(n),
                                   "--service", f"scrape-{n}",
                                   "--manifest", str(self.folder / "instances.json"),
                                   "--server-pid", str(self.instances_pid)], env=env)
@@ -793,6 +802,8 @@ def main() -> int:
     parser.add_argument("--skip-scrape", action="store_true")
     parser.add_argument("--skip-push", action="store_true")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--profile", metavar="PREFIX",
+                        help="cProfile each scrape cycle into PREFIX.<instances>.<cycle>")
     # Internal (the sub-processes).
     parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--manifest", help=argparse.SUPPRESS)

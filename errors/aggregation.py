@@ -1,5 +1,5 @@
 """
-Merging one instance's payload into a service's error groups, exactly.
+Merging instances' payloads into a service's error groups, exactly.
 
 Each instance (a target) reports, per aggregation key, a `total_count` that only
 grows while it runs. For every (key, instance) the last reported count is kept
@@ -12,9 +12,22 @@ in `TargetCount`, and the group's total grows by the increment:
 * the same count again: nothing.
 
 An instance is identified by the payload's `target_uuid`, else by its URL; a new
-`target_uuid` is a new instance. Everything happens in one transaction with the
-group and count rows locked, so a restart of this service or several scrapers at
-once neither double-counts nor loses anything.
+`target_uuid` is a new instance.
+
+`ingest(service, payload, fallback_target_id)` merges one payload (a push);
+`Batch` gathers the payloads of several instances of one service and `merge()`
+merges them together, in one transaction and a fixed number of statements,
+whatever the number of instances and keys: a scrape of 500 instances is 20
+batches, not 500 transactions. Concurrent merges (shards of one service on two
+workers, a push during a scrape) stay exact:
+
+* missing groups are created first, in a statement of their own, keys sorted;
+* then the batch's groups are locked in primary-key order, the same for every
+  merger, so two merges of one service queue behind each other instead of
+  deadlocking, and `TargetCount` and `HourlyCount` rows are read and written under
+  those locks;
+* totals and hourly counts grow through `F()` expressions (`total_count =
+  total_count + n` in SQL), never a value read, added to in Python and written back.
 
 Occurrences are merged newest first, de-duplicated by uuid and capped per group at
 `ERRORS_MAX_OCCURRENCES` when stored, so storage stays flat however many instances
@@ -22,13 +35,14 @@ report. A resolved group that gets new errors comes back, flagged as a regressio
 """
 
 import hashlib
-from collections import Counter
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Min
+from django.db.models import Count, F, Min, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from errors.models import (
@@ -50,21 +64,47 @@ class IngestResult:
     new_occurrences: int = 0  # occurrence samples stored
 
 
+@dataclass
+class Batch:
+    """The payloads of some instances of one service, to merge in one go: each as
+    (instance id, {storable key: aggregate}), in the order they came."""
+
+    service: Service
+    items: list[tuple[str, dict[str, AggregateData]]] = field(default_factory=list)
+    samples: int = 0  # occurrences held, to bound the batch's memory
+
+    def add(self, payload: Payload, fallback_target_id: str) -> None:
+        target_id = (payload.target_uuid or fallback_target_id)[:255]
+        aggregates = {storable_key(a.aggregation_key): a for a in payload.aggregated_errors}
+        self.items.append((target_id, aggregates))
+        self.samples += sum(len(a.latest_errors) for a in aggregates.values())
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def keys(self) -> list[str]:
+        return sorted({key for _, aggregates in self.items for key in aggregates})
+
+
 def ingest(service: Service, payload: Payload, fallback_target_id: str, now=None) -> IngestResult:
     """Merge `payload` from one instance into `service`'s groups."""
+    batch = Batch(service)
+    batch.add(payload, fallback_target_id)
+    return merge(batch, now)
+
+
+def merge(batch: Batch, now=None) -> IngestResult:
+    """Merge every payload of `batch` into its service's groups, in one transaction."""
     now = now or timezone.now()
-    target_id = payload.target_uuid or fallback_target_id
-    aggregates = {storable_key(a.aggregation_key): a for a in payload.aggregated_errors}
-    if not aggregates:
+    keys = batch.keys()
+    if not keys:
         return IngestResult()
+    created = _create_missing(batch.service, keys)
     with transaction.atomic():
-        groups, created = _locked_groups(service, aggregates)
-        increments = _count(groups, aggregates, target_id[:255], now)
-        before = {group.pk: _values(group) for group in groups.values()}
-        for key, group in groups.items():
-            _apply(group, aggregates[key], increments[group.pk], now)
-        _save_changed(groups.values(), before)
-        stored = _store_occurrences(groups, aggregates)
+        groups = _locked_groups(batch.service, keys)
+        increments = _count(groups, batch.items, now)
+        _update_groups(groups, batch.items, increments, now)
+        stored = _store_occurrences(groups, batch.items)
         _add_hourly(increments, now)
     return IngestResult(created, sum(increments.values()), stored)
 
@@ -77,8 +117,9 @@ def storable_key(key: str) -> str:
     return f"{key[: MAX_KEY_LENGTH - 17]}~{digest}"
 
 
+# Written by a merge besides total_count (which grows through F()).
 GROUP_FIELDS = [
-    "severity", "total_count", "first_seen", "last_seen", "status", "resolved_at",
+    "severity", "first_seen", "last_seen", "status", "resolved_at",
     "ignored_until", "regression", "error_class", "message",
 ]
 
@@ -87,22 +128,11 @@ def _values(group: ErrorGroup) -> tuple:
     return tuple(getattr(group, name) for name in GROUP_FIELDS)
 
 
-def _save_changed(groups, before: dict) -> None:
-    """Only the groups and fields that changed: a re-scrape usually changes none,
-    and an UPDATE of every field of every group cost most of a scrape."""
-    changed = [g for g in groups if _values(g) != before[g.pk]]
-    fields = {
-        name
-        for group in changed
-        for name, old in zip(GROUP_FIELDS, before[group.pk])
-        if getattr(group, name) != old
-    }
-    if changed:
-        ErrorGroup.objects.bulk_update(changed, sorted(fields))
-
-
-def _locked_groups(service, aggregates) -> tuple[dict[str, ErrorGroup], int]:
-    keys = list(aggregates)
+def _create_missing(service: Service, keys: list[str]) -> int:
+    """The groups of `keys` that do not exist yet, created in their own statement
+    (autocommit), keys sorted: a concurrent merge that creates some of the same
+    waits for this one statement, not for a whole transaction that may wait for it
+    in turn."""
     existing = set(
         ErrorGroup.objects.filter(service=service, aggregation_key__in=keys).values_list(
             "aggregation_key", flat=True
@@ -110,42 +140,75 @@ def _locked_groups(service, aggregates) -> tuple[dict[str, ErrorGroup], int]:
     )
     missing = [ErrorGroup(service=service, aggregation_key=k) for k in keys if k not in existing]
     ErrorGroup.objects.bulk_create(missing, ignore_conflicts=True)
-    # Locked in primary-key order, the same for every scraper: no deadlock.
+    return len(missing)
+
+
+def _locked_groups(service, keys) -> dict[str, ErrorGroup]:
+    # Locked in primary-key order, the same for every merger: no deadlock.
     locked = (
         ErrorGroup.objects.select_for_update()
         .filter(service=service, aggregation_key__in=keys)
         .order_by("pk")
     )
-    return {group.aggregation_key: group for group in locked}, len(missing)
+    return {group.aggregation_key: group for group in locked}
 
 
-def _count(groups, aggregates, target_id: str, now) -> dict[int, int]:
-    """Each group's increment from this instance; the new counts are stored."""
-    previous = {
-        row.group_id: row
-        for row in TargetCount.objects.select_for_update().filter(
-            group__in=groups.values(), target_id=target_id
-        )
+def _count(groups, items, now) -> dict[int, int]:
+    """Each group's increment from the batch's instances, in the order they came
+    (an instance twice in a batch counts its growth once); the new counts are stored
+    in one upsert, which also marks each (key, instance) seen now."""
+    target_ids = {target_id for target_id, _ in items}
+    latest = {
+        (group_id, target_id): count
+        for group_id, target_id, count in TargetCount.objects.filter(
+            group__in=groups.values(), target_id__in=target_ids
+        ).values_list("group_id", "target_id", "count")
     }
-    increments, new_rows, moved = {}, [], []
-    for key, group in groups.items():
-        count = aggregates[key].total_count
-        row = previous.get(group.pk)
-        increments[group.pk] = count - row.count if row and count >= row.count else count
-        if row is None:
-            new_rows.append(TargetCount(group=group, target_id=target_id, count=count, seen_at=now))
-        elif row.count != count:
-            row.count = count
-            moved.append(row)
-    TargetCount.objects.bulk_update(moved, ["count"])
-    TargetCount.objects.filter(pk__in=[r.pk for r in previous.values()]).update(seen_at=now)
-    TargetCount.objects.bulk_create(new_rows)
+    increments: dict[int, int] = defaultdict(int)
+    touched = set()
+    for target_id, aggregates in items:
+        for key, aggregate in aggregates.items():
+            pair = (groups[key].pk, target_id)
+            count, before = aggregate.total_count, latest.get(pair)
+            increments[pair[0]] += count - before if before is not None and count >= before else count
+            latest[pair] = count
+            touched.add(pair)
+    TargetCount.objects.bulk_create(
+        [TargetCount(group_id=g, target_id=t, count=latest[g, t], seen_at=now) for g, t in touched],
+        update_conflicts=True,
+        unique_fields=["group", "target_id"],
+        update_fields=["count", "seen_at"],
+    )
     return increments
+
+
+def _update_groups(groups, items, increments, now) -> None:
+    """Severity, first and last seen, the latest message, reopening: written only
+    for the groups and fields that changed (a re-scrape usually changes none), and
+    the totals grown in SQL."""
+    before = {group.pk: _values(group) for group in groups.values()}
+    for target_id, aggregates in items:
+        for key, aggregate in aggregates.items():
+            _apply(groups[key], aggregate, increments[groups[key].pk], now)
+    changed = [
+        g for g in groups.values() if increments[g.pk] or _values(g) != before[g.pk]
+    ]
+    fields = {
+        name
+        for group in changed
+        for name, old in zip(GROUP_FIELDS, before[group.pk])
+        if getattr(group, name) != old
+    }
+    if any(increments[g.pk] for g in changed):
+        fields.add("total_count")
+    for group in changed:
+        group.total_count = F("total_count") + increments[group.pk]
+    if changed:
+        ErrorGroup.objects.bulk_update(changed, sorted(fields))
 
 
 def _apply(group: ErrorGroup, aggregate: AggregateData, increment: int, now) -> None:
     group.severity = aggregate.severity
-    group.total_count += increment
     times = [o.timestamp for o in aggregate.latest_errors]
     group.first_seen = _earliest(group.first_seen, aggregate.created_at, *times)
     newest = max(aggregate.latest_errors, key=lambda o: o.timestamp, default=None)
@@ -162,32 +225,52 @@ def _earliest(*moments: datetime | None) -> datetime | None:
     return min((m for m in moments if m is not None), default=None)
 
 
-def _store_occurrences(groups, aggregates) -> int:
+def _store_occurrences(groups, items) -> int:
+    """The batch's new samples, newest first, at most `ERRORS_MAX_OCCURRENCES` per
+    group: in one query for what is stored, one for which are known, one insert,
+    and one delete of what went over the cap."""
     cap = settings.ERRORS_MAX_OCCURRENCES
-    incoming = {
-        group.pk: sorted(aggregates[key].latest_errors, key=lambda o: o.timestamp, reverse=True)[:cap]
-        for key, group in groups.items()
-    }
-    known = set(
-        Occurrence.objects.filter(
-            group__in=groups.values(), uuid__in={o.uuid for occ in incoming.values() for o in occ}
-        ).values_list("group_id", "uuid")
-    )
+    incoming = _newest_per_group(groups, items, cap)
     stored = _stored_samples(groups.values())
     full = {gid: oldest for gid, (n, oldest) in stored.items() if n >= cap}
+    candidates = {
+        group_id: [o for o in occurrences if not (group_id in full and o.timestamp < full[group_id])]
+        for group_id, occurrences in incoming.items()
+    }
+    uuids = {o.uuid for occurrences in candidates.values() for o in occurrences}
+    known = set(
+        Occurrence.objects.filter(group__in=list(candidates), uuid__in=uuids).values_list(
+            "group_id", "uuid"
+        )
+    ) if uuids else set()
     rows = [
         _occurrence(group_id, occurrence)
-        for group_id, occurrences in incoming.items()
+        for group_id, occurrences in candidates.items()
         for occurrence in occurrences
         if (group_id, occurrence.uuid) not in known
-        and not (group_id in full and occurrence.timestamp < full[group_id])
     ]
     Occurrence.objects.bulk_create(rows, ignore_conflicts=True)
-    added = Counter(row.group_id for row in rows)
-    for group_id, n in added.items():
-        if stored.get(group_id, (0, None))[0] + n > cap:  # only groups over the cap
-            _trim(group_id, cap)
+    added = defaultdict(int)
+    for row in rows:
+        added[row.group_id] += 1
+    over = [g for g, n in added.items() if stored.get(g, (0, None))[0] + n > cap]
+    if over:
+        _trim(over, cap)
     return len(rows)
+
+
+def _newest_per_group(groups, items, cap) -> dict[int, list[OccurrenceData]]:
+    """Per group, the batch's samples newest first, one per uuid, at most `cap`."""
+    by_group: dict[int, dict[str, OccurrenceData]] = defaultdict(dict)
+    for _, aggregates in items:
+        for key, aggregate in aggregates.items():
+            samples = by_group[groups[key].pk]
+            for occurrence in aggregate.latest_errors:
+                samples.setdefault(occurrence.uuid, occurrence)
+    return {
+        group_id: sorted(samples.values(), key=lambda o: o.timestamp, reverse=True)[:cap]
+        for group_id, samples in by_group.items()
+    }
 
 
 def _stored_samples(groups) -> dict[int, tuple[int, datetime]]:
@@ -200,11 +283,16 @@ def _stored_samples(groups) -> dict[int, tuple[int, datetime]]:
     return {s["group_id"]: (s["n"], s["oldest"]) for s in stats}
 
 
-def _trim(group_id: int, cap: int) -> None:
-    newest_first = Occurrence.objects.filter(group_id=group_id).order_by("-timestamp", "-pk")
-    extra = list(newest_first.values_list("pk", flat=True)[cap:])
-    if extra:
-        Occurrence.objects.filter(pk__in=extra).delete()
+def _trim(group_ids: list[int], cap: int) -> None:
+    """Each group's samples beyond its `cap` newest, deleted in one statement."""
+    ranked = (
+        Occurrence.objects.filter(group_id__in=group_ids)
+        .annotate(rank=Window(RowNumber(), partition_by=[F("group_id")],
+                              order_by=[F("timestamp").desc(), F("pk").desc()]))
+        .filter(rank__gt=cap)
+        .values("pk")
+    )
+    Occurrence.objects.filter(pk__in=ranked).delete()
 
 
 def _occurrence(group_id: int, data: OccurrenceData) -> Occurrence:
@@ -243,13 +331,17 @@ def _http_context(data: OccurrenceData) -> dict | None:
 
 
 def _add_hourly(increments: dict[int, int], now) -> None:
+    """The hour's counts grow in SQL (`count + n`); rows the hour lacks are added.
+    Read and written under the groups' locks, so no other merge adds the same row."""
     hour = now.replace(minute=0, second=0, microsecond=0)
     grown = {group_id: n for group_id, n in increments.items() if n > 0}
-    rows = {r.group_id: r for r in HourlyCount.objects.filter(group_id__in=grown, hour=hour)}
-    for group_id, n in grown.items():
-        if group_id in rows:
-            rows[group_id].count += n
-    HourlyCount.objects.bulk_update(rows.values(), ["count"])
+    if not grown:
+        return
+    rows = list(HourlyCount.objects.filter(group_id__in=grown, hour=hour).only("pk", "group_id"))
+    for row in rows:
+        row.count = F("count") + grown[row.group_id]
+    HourlyCount.objects.bulk_update(rows, ["count"])
+    present = {row.group_id for row in rows}
     HourlyCount.objects.bulk_create(
-        [HourlyCount(group_id=g, hour=hour, count=n) for g, n in grown.items() if g not in rows]
+        [HourlyCount(group_id=g, hour=hour, count=n) for g, n in grown.items() if g not in present]
     )
