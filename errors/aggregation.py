@@ -37,11 +37,12 @@ report. A resolved group that gets new errors comes back, flagged as a regressio
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Min, Window
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -55,6 +56,8 @@ from errors.models import (
 from errors.payload import AggregateData, ErrorInfo, OccurrenceData, Payload
 
 MAX_KEY_LENGTH = 500
+# An unchanged count is written again (marked seen) at most this often.
+SEEN_EVERY = timedelta(hours=1)
 
 
 @dataclass
@@ -155,15 +158,17 @@ def _locked_groups(service, keys) -> dict[str, ErrorGroup]:
 
 def _count(groups, items, now) -> dict[int, int]:
     """Each group's increment from the batch's instances, in the order they came
-    (an instance twice in a batch counts its growth once); the new counts are stored
-    in one upsert, which also marks each (key, instance) seen now."""
+    (an instance twice in a batch counts its growth once). Stored in one upsert:
+    the new counts, and the unchanged ones last marked seen over an hour ago (so
+    that pruning, which counts in days, never takes a count still reported)."""
     target_ids = {target_id for target_id, _ in items}
-    latest = {
-        (group_id, target_id): count
-        for group_id, target_id, count in TargetCount.objects.filter(
+    stored = {
+        (group_id, target_id): (count, seen_at)
+        for group_id, target_id, count, seen_at in TargetCount.objects.filter(
             group__in=groups.values(), target_id__in=target_ids
-        ).values_list("group_id", "target_id", "count")
+        ).values_list("group_id", "target_id", "count", "seen_at")
     }
+    latest = {pair: count for pair, (count, _) in stored.items()}
     increments: dict[int, int] = defaultdict(int)
     touched = set()
     for target_id, aggregates in items:
@@ -173,10 +178,19 @@ def _count(groups, items, now) -> dict[int, int]:
             increments[pair[0]] += count - before if before is not None and count >= before else count
             latest[pair] = count
             touched.add(pair)
+    stale = now - SEEN_EVERY
+    write = [
+        pair for pair in touched
+        if pair not in stored or stored[pair][0] != latest[pair] or stored[pair][1] < stale
+    ]
     TargetCount.objects.bulk_create(
-        [TargetCount(group_id=g, target_id=t, count=latest[g, t], seen_at=now) for g, t in touched],
+        [TargetCount(group_id=g, target_id=t, count=latest[g, t], seen_at=now) for g, t in write],
         update_conflicts=True,
-        unique_fields=["group", "target_id"],
+        # MySQL and MariaDB take no conflict target: their upsert is on any unique key.
+        unique_fields=(
+            ["group", "target_id"] if connection.features.supports_update_conflicts_with_target
+            else None
+        ),
         update_fields=["count", "seen_at"],
     )
     return increments
@@ -184,27 +198,42 @@ def _count(groups, items, now) -> dict[int, int]:
 
 def _update_groups(groups, items, increments, now) -> None:
     """Severity, first and last seen, the latest message, reopening: written only
-    for the groups and fields that changed (a re-scrape usually changes none), and
-    the totals grown in SQL."""
+    for the groups and fields that changed (a re-scrape usually changes none), in
+    one UPDATE, the totals grown in SQL."""
     before = {group.pk: _values(group) for group in groups.values()}
     for target_id, aggregates in items:
         for key, aggregate in aggregates.items():
             _apply(groups[key], aggregate, increments[groups[key].pk], now)
-    changed = [
-        g for g in groups.values() if increments[g.pk] or _values(g) != before[g.pk]
-    ]
-    fields = {
-        name
-        for group in changed
-        for name, old in zip(GROUP_FIELDS, before[group.pk])
-        if getattr(group, name) != old
-    }
-    if any(increments[g.pk] for g in changed):
-        fields.add("total_count")
-    for group in changed:
-        group.total_count = F("total_count") + increments[group.pk]
-    if changed:
-        ErrorGroup.objects.bulk_update(changed, sorted(fields))
+    changes: dict[str, dict[int, object]] = defaultdict(dict)
+    for group in groups.values():
+        for name, old in zip(GROUP_FIELDS, before[group.pk]):
+            if getattr(group, name) != old:
+                changes[name][group.pk] = getattr(group, name)
+    grown = {pk: n for pk, n in increments.items() if n}
+    rows = {pk for values in changes.values() for pk in values} | set(grown)
+    if rows:
+        assignments = {name: _case(ErrorGroup, name, values) for name, values in changes.items()}
+        if grown:
+            assignments["total_count"] = F("total_count") + _case(
+                ErrorGroup, "total_count", grown, added=True
+            )
+        ErrorGroup.objects.filter(pk__in=rows).update(**assignments)
+
+
+def _case(model, name: str, values: dict[int, object], added: bool = False) -> RawSQL:
+    """`CASE pk WHEN 1 THEN v1 ... ELSE column END`, for an UPDATE of many rows to
+    different values in one statement; with `added`, the values are increments
+    (`ELSE 0`), for the caller to add to the column. Django's bulk_update() builds
+    the same SQL out of one expression per row and field, which cost more than the
+    query itself."""
+    field, quote = model._meta.get_field(name), connection.ops.quote_name
+    fallback = "0" if added else quote(field.column)
+    whens, params = [], []
+    for pk, value in values.items():
+        whens.append("WHEN %s THEN %s")
+        params += [pk, field.get_db_prep_value(value, connection)]
+    sql = f"CASE {quote(model._meta.pk.column)} {' '.join(whens)} ELSE {fallback} END"
+    return RawSQL(sql, params, output_field=field)
 
 
 def _apply(group: ErrorGroup, aggregate: AggregateData, increment: int, now) -> None:
@@ -337,11 +366,13 @@ def _add_hourly(increments: dict[int, int], now) -> None:
     grown = {group_id: n for group_id, n in increments.items() if n > 0}
     if not grown:
         return
-    rows = list(HourlyCount.objects.filter(group_id__in=grown, hour=hour).only("pk", "group_id"))
-    for row in rows:
-        row.count = F("count") + grown[row.group_id]
-    HourlyCount.objects.bulk_update(rows, ["count"])
-    present = {row.group_id for row in rows}
+    rows = dict(HourlyCount.objects.filter(group_id__in=grown, hour=hour).values_list("pk", "group_id"))
+    if rows:
+        added = _case(
+            HourlyCount, "count", {pk: grown[group_id] for pk, group_id in rows.items()}, added=True
+        )
+        HourlyCount.objects.filter(pk__in=rows).update(count=F("count") + added)
+    present = set(rows.values())
     HourlyCount.objects.bulk_create(
         [HourlyCount(group_id=g, hour=hour, count=n) for g, n in grown.items() if g not in present]
     )
