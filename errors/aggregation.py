@@ -27,7 +27,10 @@ workers, a push during a scrape) stay exact:
   deadlocking, and `TargetCount` and `HourlyCount` rows are read and written under
   those locks;
 * totals and hourly counts grow through `F()` expressions (`total_count =
-  total_count + n` in SQL), never a value read, added to in Python and written back.
+  total_count + n` in SQL), never a value read, added to in Python and written back;
+* samples are stored after that transaction, without locks: a sample is unique by
+  (group, uuid) in the database, and each merge trims the groups it filled back to
+  the cap, so the locks are held only for the counts.
 
 Occurrences are merged newest first, de-duplicated by uuid and capped per group at
 `ERRORS_MAX_OCCURRENCES` when stored, so storage stays flat however many instances
@@ -107,8 +110,11 @@ def merge(batch: Batch, now=None) -> IngestResult:
         groups = _locked_groups(batch.service, keys)
         increments = _count(groups, batch.items, now)
         _update_groups(groups, batch.items, increments, now)
-        stored = _store_occurrences(groups, batch.items)
         _add_hourly(increments, now)
+    # Samples after the counts, out of their transaction: they need no lock (their
+    # uuids and the cap are enforced by the database and by `_trim`), and building
+    # thousands of rows while holding the groups would keep other shards waiting.
+    stored = _store_occurrences(groups, batch.items)
     return IngestResult(created, sum(increments.values()), stored)
 
 
@@ -256,8 +262,9 @@ def _earliest(*moments: datetime | None) -> datetime | None:
 
 def _store_occurrences(groups, items) -> int:
     """The batch's new samples, newest first, at most `ERRORS_MAX_OCCURRENCES` per
-    group: in one query for what is stored, one for which are known, one insert,
-    and one delete of what went over the cap."""
+    group: a query for what is stored, one for which are known, one for the times
+    of the groups that would go over the cap (so that only samples that stay are
+    inserted), one insert, and one delete of the stored samples they displace."""
     cap = settings.ERRORS_MAX_OCCURRENCES
     incoming = _newest_per_group(groups, items, cap)
     stored = _stored_samples(groups.values())
@@ -272,20 +279,37 @@ def _store_occurrences(groups, items) -> int:
             "group_id", "uuid"
         )
     ) if uuids else set()
-    rows = [
-        _occurrence(group_id, occurrence)
+    new = {
+        group_id: [o for o in occurrences if (group_id, o.uuid) not in known]
         for group_id, occurrences in candidates.items()
-        for occurrence in occurrences
-        if (group_id, occurrence.uuid) not in known
-    ]
+    }
+    over = [g for g, o in new.items() if o and stored.get(g, (0, None))[0] + len(o) > cap]
+    if over:
+        new.update(_staying(new, over, cap))
+    rows = [_occurrence(group_id, o) for group_id, occurrences in new.items() for o in occurrences]
     Occurrence.objects.bulk_create(rows, ignore_conflicts=True)
-    added = defaultdict(int)
-    for row in rows:
-        added[row.group_id] += 1
-    over = [g for g, n in added.items() if stored.get(g, (0, None))[0] + n > cap]
     if over:
         _trim(over, cap)
     return len(rows)
+
+
+def _staying(new, over, cap) -> dict[int, list[OccurrenceData]]:
+    """For the groups `over` the cap with their `new` samples: the new samples among
+    the `cap` newest of stored and new (a new one wins a tie, as `_trim` keeps the
+    higher primary key)."""
+    times = defaultdict(list)
+    for group_id, moment in Occurrence.objects.filter(group_id__in=over).values_list(
+        "group_id", "timestamp"
+    ):
+        times[group_id].append((moment, 0))
+    staying = {}
+    for group_id in over:
+        ranked = sorted(
+            times[group_id] + [(o.timestamp, 1) for o in new[group_id]], reverse=True
+        )[:cap]
+        kept = sum(is_new for _, is_new in ranked)  # new ones sort first: the newest
+        staying[group_id] = sorted(new[group_id], key=lambda o: o.timestamp, reverse=True)[:kept]
+    return staying
 
 
 def _newest_per_group(groups, items, cap) -> dict[int, list[OccurrenceData]]:

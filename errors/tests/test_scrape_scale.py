@@ -199,11 +199,32 @@ def test_the_queries_of_a_scrape_do_not_grow_with_the_number_of_instances(
     few = scrape_queries(instances[:2], keys=1, name="few")
     report_errors(instances[2:], keys=1)
     service = make_service(instances[2:], "many")
-    # Discovery 5, claims 2, one merge 11, the targets and the service 2, and on
-    # SQLite a BEGIN and a COMMIT around each of the 6 transactions.
-    with django_assert_max_num_queries(32) as cold:
+    # Discovery 5, claims 2, one merge 11, the targets and the service 2, and a
+    # BEGIN and a COMMIT around each of the 7 transactions.
+    with django_assert_max_num_queries(34) as cold:
         assert scraper.scrape(service).up == 12
     with django_assert_max_num_queries(14) as warm:  # nothing to parse nor merge
         assert scraper.scrape(service).unchanged == 12
     assert (len(cold), len(warm)) == few
     assert HourlyCount.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("instances", [2], indirect=True)
+def test_samples_over_the_cap_keep_the_newest_across_scrapes_and_batches(instances, settings):
+    settings.ERRORS_MAX_OCCURRENCES = 5
+    a, b = instances
+    key = a.report(ValueError("boom"), times=4)
+    service = make_service(instances)
+    scraper.scrape(service)
+    b.report(ValueError("boom"), times=4)  # newer than all of a's
+    a.report(ValueError("boom"), times=1)  # the newest of all
+    scraper.scrape(service)
+    samples = sorted(
+        (e["timestamp"], e["uuid"]) for i in instances
+        for g in i.payload()["aggregated_errors"] if g["aggregation_key"] == key
+        for e in g["latest_errors"]
+    )
+    assert len(samples) == 9
+    stored = ErrorGroup.objects.get(aggregation_key=key).occurrences
+    assert set(stored.values_list("uuid", flat=True)) == {uuid for _, uuid in samples[-5:]}
