@@ -91,6 +91,33 @@ class Batch:
     def keys(self) -> list[str]:
         return sorted({key for _, aggregates in self.items for key in aggregates})
 
+    def summaries(self) -> dict[str, "Summary"]:
+        """What the batch says of each key, all instances together."""
+        summaries: dict[str, Summary] = {}
+        for _, aggregates in self.items:
+            for key, aggregate in aggregates.items():
+                summary = summaries.setdefault(key, Summary(aggregate.severity))
+                summary.add(aggregate)
+        return summaries
+
+
+@dataclass
+class Summary:
+    """One key in a batch: the last severity reported, the earliest moment, and the
+    newest sample (the later instance's on a tie)."""
+
+    severity: str
+    earliest: datetime | None = None
+    newest: OccurrenceData | None = None
+
+    def add(self, aggregate: AggregateData) -> None:
+        self.severity = aggregate.severity
+        times = [o.timestamp for o in aggregate.latest_errors]
+        self.earliest = _earliest(self.earliest, aggregate.created_at, *times)
+        newest = max(aggregate.latest_errors, key=lambda o: o.timestamp, default=None)
+        if newest and (self.newest is None or newest.timestamp >= self.newest.timestamp):
+            self.newest = newest
+
 
 def ingest(service: Service, payload: Payload, fallback_target_id: str, now=None) -> IngestResult:
     """Merge `payload` from one instance into `service`'s groups."""
@@ -106,10 +133,11 @@ def merge(batch: Batch, now=None) -> IngestResult:
     if not keys:
         return IngestResult()
     created = _create_missing(batch.service, keys)
+    summaries = batch.summaries()  # before the locks: they are held for SQL only
     with transaction.atomic():
         groups = _locked_groups(batch.service, keys)
         increments = _count(groups, batch.items, now)
-        _update_groups(groups, batch.items, increments, now)
+        _update_groups(groups, summaries, increments, now)
         _add_hourly(increments, now)
     # Samples after the counts, out of their transaction: they need no lock (their
     # uuids and the cap are enforced by the database and by `_trim`), and building
@@ -202,14 +230,13 @@ def _count(groups, items, now) -> dict[int, int]:
     return increments
 
 
-def _update_groups(groups, items, increments, now) -> None:
+def _update_groups(groups, summaries, increments, now) -> None:
     """Severity, first and last seen, the latest message, reopening: written only
     for the groups and fields that changed (a re-scrape usually changes none), in
     one UPDATE, the totals grown in SQL."""
     before = {group.pk: _values(group) for group in groups.values()}
-    for target_id, aggregates in items:
-        for key, aggregate in aggregates.items():
-            _apply(groups[key], aggregate, increments[groups[key].pk], now)
+    for key, group in groups.items():
+        _apply(group, summaries[key], increments[group.pk], now)
     changes: dict[str, dict[int, object]] = defaultdict(dict)
     for group in groups.values():
         for name, old in zip(GROUP_FIELDS, before[group.pk]):
@@ -242,11 +269,10 @@ def _case(model, name: str, values: dict[int, object], added: bool = False) -> R
     return RawSQL(sql, params, output_field=field)
 
 
-def _apply(group: ErrorGroup, aggregate: AggregateData, increment: int, now) -> None:
-    group.severity = aggregate.severity
-    times = [o.timestamp for o in aggregate.latest_errors]
-    group.first_seen = _earliest(group.first_seen, aggregate.created_at, *times)
-    newest = max(aggregate.latest_errors, key=lambda o: o.timestamp, default=None)
+def _apply(group: ErrorGroup, summary: Summary, increment: int, now) -> None:
+    group.severity = summary.severity
+    group.first_seen = _earliest(group.first_seen, summary.earliest)
+    newest = summary.newest
     if newest and (group.last_seen is None or newest.timestamp >= group.last_seen):
         group.last_seen = newest.timestamp
         group.error_class, group.message = newest.error.error_class[:255], newest.error.message
