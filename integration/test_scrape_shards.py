@@ -21,6 +21,7 @@ from errors.models import Service
 side, go = os.environ["MERGER_SIDE"], Path(os.environ["MERGER_GO"])
 ROUNDS, INSTANCES, KEYS, BATCH = 6, 20, 30, 5
 service = Service.objects.get(name="shared")
+Path(f"{go}-{side}-ready").touch()
 while not go.exists():
     time.sleep(0.01)
 for r in range(1, ROUNDS + 1):
@@ -48,7 +49,9 @@ def test_two_processes_merging_shards_of_one_service_at_once_count_exactly(clust
                       MERGER_SIDE=side, MERGER_GO=str(go))
         for side in ("a", "b")
     ]
-    go.touch()
+    wait_until(lambda: all(go.with_name(f"go-{side}-ready").exists() for side in "ab"), 60,
+               lambda: "\n".join(m.tail() for m in mergers))
+    go.touch()  # both set up: they merge at the same time
     for merger in mergers:
         wait_until(lambda m=merger: not m.alive, 300, lambda m=merger: m.tail())
         assert "DONE" in merger.tail(), merger.tail()
