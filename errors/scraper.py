@@ -38,8 +38,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -267,22 +266,43 @@ def _record(target: Target, result: fetch.FetchResult, secrets: dict[str, str]) 
 
 
 def _flush(pending: Pending, report: ScrapeReport) -> Pending:
-    """Merge the pending batch; an empty one to fill next."""
-    if pending.targets:
+    """Merge the pending batch; an empty one to fill next. If the batch cannot be
+    stored, its payloads are merged one by one, so that one payload the database
+    refuses does not hold back the others."""
+    if len(pending.targets) == 1 or not pending.targets:
+        _store(pending.batch, pending.targets, report)
+    else:
         try:
-            merged = aggregation.merge(pending.batch)
-        except DatabaseError as exc:
-            logger.exception("Could not store the errors of %d targets", len(pending.targets))
-            for target, _ in pending.targets:
-                target.status, target.last_error = TargetStatus.DOWN, f"not stored: {exc}"
-                target.payload_digest, target.payload_merged_at = "", None
-        else:
-            now = timezone.now()
-            for target, digest in pending.targets:
-                target.payload_digest, target.payload_merged_at = digest, now
-            report.up += len(pending.targets)
-            report.increment += merged.increment
+            _store(pending.batch, pending.targets, report, quiet=True)
+        except DatabaseError:
+            logger.warning("A batch of %d targets could not be stored: one by one",
+                           len(pending.targets))
+            for item, target in zip(pending.batch.items, pending.targets):
+                _store(aggregation.Batch(pending.batch.service, [item]), [target], report)
     return Pending(aggregation.Batch(pending.batch.service))
+
+
+def _store(batch: aggregation.Batch, targets: list[tuple[Target, str]], report: ScrapeReport,
+           quiet: bool = False) -> None:
+    """Merge `batch`; mark its targets merged (their digests kept), or down if the
+    database refused it (raised instead when `quiet`)."""
+    if not targets:
+        return
+    try:
+        merged = aggregation.merge(batch)
+    except DatabaseError as exc:
+        if quiet:
+            raise
+        logger.exception("Could not store the errors of %s", targets[0][0])
+        for target, _ in targets:
+            target.status, target.last_error = TargetStatus.DOWN, f"not stored: {exc}"
+            target.payload_digest, target.payload_merged_at = "", None
+        return
+    now = timezone.now()
+    for target, digest in targets:
+        target.payload_digest, target.payload_merged_at = digest, now
+    report.up += len(targets)
+    report.increment += merged.increment
 
 
 def _finish(service: Service, report: ScrapeReport, duration: float) -> None:

@@ -228,3 +228,22 @@ def test_samples_over_the_cap_keep_the_newest_across_scrapes_and_batches(instanc
     assert len(samples) == 9
     stored = ErrorGroup.objects.get(aggregation_key=key).occurrences
     assert set(stored.values_list("uuid", flat=True)) == {uuid for _, uuid in samples[-5:]}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("instances", [2], indirect=True)
+def test_a_payload_the_database_refuses_holds_back_no_other_of_its_batch(instances):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite turns an integer overflow into a float instead of refusing it")
+    full, fine = instances
+    overflowing = full.report(ValueError("boom"), times=2)
+    counted = fine.report(KeyError("other"), times=3)
+    service = make_service(instances)
+    ErrorGroup.objects.create(service=service, aggregation_key=overflowing,
+                              total_count=2**63 - 1)  # 2 more do not fit
+    report = scraper.scrape(service)
+    assert report.up == 1
+    assert stored_totals()[counted] == 3
+    refused = Target.objects.get(address=full.address)
+    assert refused.status == TargetStatus.DOWN and "not stored" in refused.last_error
+    assert refused.payload_digest == "", "a payload not stored must be merged again"
