@@ -875,7 +875,7 @@ class Bench:
         a = self.args
         print()
         print(f"errors benchmark, {backend}, {os.cpu_count()} CPUs, "
-              f"ERRORS_SCRAPE_CONCURRENCY and ERRORS_SCRAPE_SHARD_SIZE {a.shard_size}, {a.errors} errors x {a.samples} samples "
+              f"ERRORS_SCRAPE_CONCURRENCY default, workers' ERRORS_SCRAPE_SHARD_SIZE {a.shard_size}, {a.errors} errors x {a.samples} samples "
               f"per instance, {'distinct' if a.distinct_keys else 'shared'} keys")
         if scrapes:
             print()
