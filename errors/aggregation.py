@@ -132,11 +132,13 @@ def merge(batch: Batch, now=None) -> IngestResult:
     keys = batch.keys()
     if not keys:
         return IngestResult()
-    created = _create_missing(batch.service, keys)
-    summaries = batch.summaries()  # before the locks: they are held for SQL only
+    created, group_ids = _create_missing(batch.service, keys)
+    # Built before the locks, which are then held for little more than SQL.
+    summaries = batch.summaries()
+    counts = _count_rows(group_ids, batch.items, now)
     with transaction.atomic():
         groups = _locked_groups(batch.service, keys)
-        increments = _count(groups, batch.items, now)
+        increments = _count(group_ids, batch.items, counts, now)
         _update_groups(groups, summaries, increments, now)
         _add_hourly(increments, now)
     # Samples after the counts, out of their transaction: they need no lock (their
@@ -165,19 +167,25 @@ def _values(group: ErrorGroup) -> tuple:
     return tuple(getattr(group, name) for name in GROUP_FIELDS)
 
 
-def _create_missing(service: Service, keys: list[str]) -> int:
+def _create_missing(service: Service, keys: list[str]) -> tuple[int, dict[str, int]]:
     """The groups of `keys` that do not exist yet, created in their own statement
     (autocommit), keys sorted: a concurrent merge that creates some of the same
     waits for this one statement, not for a whole transaction that may wait for it
-    in turn."""
-    existing = set(
+    in turn. How many were missing, and the primary key of each key's group."""
+    group_ids = dict(
         ErrorGroup.objects.filter(service=service, aggregation_key__in=keys).values_list(
-            "aggregation_key", flat=True
+            "aggregation_key", "pk"
         )
     )
-    missing = [ErrorGroup(service=service, aggregation_key=k) for k in keys if k not in existing]
-    ErrorGroup.objects.bulk_create(missing, ignore_conflicts=True)
-    return len(missing)
+    missing = [ErrorGroup(service=service, aggregation_key=k) for k in keys if k not in group_ids]
+    if missing:
+        ErrorGroup.objects.bulk_create(missing, ignore_conflicts=True)
+        group_ids.update(
+            ErrorGroup.objects.filter(
+                service=service, aggregation_key__in=[g.aggregation_key for g in missing]
+            ).values_list("aggregation_key", "pk")
+        )
+    return len(missing), group_ids
 
 
 def _locked_groups(service, keys) -> dict[str, ErrorGroup]:
@@ -190,35 +198,46 @@ def _locked_groups(service, keys) -> dict[str, ErrorGroup]:
     return {group.aggregation_key: group for group in locked}
 
 
-def _count(groups, items, now) -> dict[int, int]:
+def _count_rows(group_ids, items, now) -> dict[tuple[int, str], TargetCount]:
+    """The `TargetCount` row of each (group, instance) of the batch, as it will be
+    stored if it must: the instance's last count, seen now."""
+    return {
+        (group_ids[key], target_id): TargetCount(
+            group_id=group_ids[key], target_id=target_id, count=aggregate.total_count,
+            seen_at=now,
+        )
+        for target_id, aggregates in items
+        for key, aggregate in aggregates.items()
+    }
+
+
+def _count(group_ids, items, rows, now) -> dict[int, int]:
     """Each group's increment from the batch's instances, in the order they came
-    (an instance twice in a batch counts its growth once). Stored in one upsert:
-    the new counts, and the unchanged ones last marked seen over an hour ago (so
-    that pruning, which counts in days, never takes a count still reported)."""
+    (an instance twice in a batch counts its growth once). The `rows` (see
+    `_count_rows`) stored in one upsert: the new counts, and the unchanged ones last
+    marked seen over an hour ago (so that pruning, which counts in days, never takes
+    a count still reported)."""
     target_ids = {target_id for target_id, _ in items}
     stored = {
         (group_id, target_id): (count, seen_at)
         for group_id, target_id, count, seen_at in TargetCount.objects.filter(
-            group__in=groups.values(), target_id__in=target_ids
+            group_id__in=set(group_ids.values()), target_id__in=target_ids
         ).values_list("group_id", "target_id", "count", "seen_at")
     }
     latest = {pair: count for pair, (count, _) in stored.items()}
     increments: dict[int, int] = defaultdict(int)
-    touched = set()
     for target_id, aggregates in items:
         for key, aggregate in aggregates.items():
-            pair = (groups[key].pk, target_id)
+            pair = (group_ids[key], target_id)
             count, before = aggregate.total_count, latest.get(pair)
             increments[pair[0]] += count - before if before is not None and count >= before else count
             latest[pair] = count
-            touched.add(pair)
     stale = now - SEEN_EVERY
-    write = [
-        pair for pair in touched
-        if pair not in stored or stored[pair][0] != latest[pair] or stored[pair][1] < stale
-    ]
     TargetCount.objects.bulk_create(
-        [TargetCount(group_id=g, target_id=t, count=latest[g, t], seen_at=now) for g, t in write],
+        [
+            row for pair, row in rows.items()
+            if pair not in stored or stored[pair][0] != row.count or stored[pair][1] < stale
+        ],
         update_conflicts=True,
         # MySQL and MariaDB take no conflict target: their upsert is on any unique key.
         unique_fields=(
