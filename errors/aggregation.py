@@ -22,15 +22,18 @@ batches, not 500 transactions. Concurrent merges (shards of one service on two
 workers, a push during a scrape) stay exact:
 
 * missing groups are created first, in a statement of their own, keys sorted;
-* then the batch's groups are locked in primary-key order, the same for every
-  merger, so two merges of one service queue behind each other instead of
-  deadlocking, and `TargetCount` and `HourlyCount` rows are read and written under
-  those locks;
+* the `TargetCount` rows and what the batch says of each key are built before
+  any lock;
+* then the batch's groups are locked in primary-key order (selected by primary
+  key, `FOR NO KEY UPDATE` on PostgreSQL), the same for every merger, so two merges
+  of one service queue behind each other instead of deadlocking, and `TargetCount`
+  and `HourlyCount` rows are read and written under those locks;
 * totals and hourly counts grow through `F()` expressions (`total_count =
   total_count + n` in SQL), never a value read, added to in Python and written back;
 * samples are stored after that transaction, without locks: a sample is unique by
   (group, uuid) in the database, and each merge trims the groups it filled back to
-  the cap, so the locks are held only for the counts.
+  the cap, so the locks are held only for the counts. They are inserted in group
+  order, the order of the locks, for the share locks their foreign keys take.
 
 Occurrences are merged newest first, de-duplicated by uuid and capped per group at
 `ERRORS_MAX_OCCURRENCES` when stored, so storage stays flat however many instances
