@@ -116,6 +116,14 @@ class Target(models.Model):
     duration = models.FloatField(null=True, help_text="Seconds the last scrape took.")
     target_uuid = models.CharField(max_length=100, blank=True)
     discovered_at = models.DateTimeField(default=timezone.now)
+    # The hash of the last payload merged, and when: a byte-identical payload is not
+    # parsed nor merged again (it would add nothing) while that merge is recent.
+    payload_digest = models.CharField(max_length=64, blank=True, editable=False)
+    payload_merged_at = models.DateTimeField(null=True, editable=False)
+    # Which scrape (a shard's token) has this target, until when: two scrapes of one
+    # service that overlap never fetch the same target, and a killed one's claim ends.
+    claimed_by = models.CharField(max_length=64, blank=True, editable=False)
+    claimed_until = models.DateTimeField(null=True, editable=False)
 
     class Meta:
         ordering = ["service", "address"]
@@ -218,11 +226,6 @@ class ErrorGroup(models.Model):
     def effective_status(self, now=None) -> str:
         """The status people read: an ignore period that is over reads active."""
         return GroupStatus.ACTIVE if self.ignore_is_over(now) else self.status
-
-    def add_count(self, increment: int) -> None:
-        """Add to the total, which stops at 2^63-1, the most its column holds: each
-        instance's count fits, but a sum over many may not. Not saved."""
-        self.total_count = min(self.total_count + increment, MAX_COUNT)
 
     def reopen(self, now=None) -> None:
         """

@@ -56,6 +56,7 @@ env = environ.Env(
     ERRORS_ANONYMOUS_RESOLVE=(bool, False),
     ERRORS_SCRAPE_TIMEOUT_SECONDS=(float, 10.0),
     ERRORS_SCRAPE_CONCURRENCY=(int, 16),
+    ERRORS_SCRAPE_SHARD_SIZE=(int, 50),
     ERRORS_MAX_BODY_BYTES=(int, 10 * 1024 * 1024),
     ERRORS_PUBLIC_BODIES=(bool, False),
     ERRORS_ANONYMOUS_RATE=(str, "10/second"),
@@ -198,6 +199,9 @@ ERRORS_RETENTION_DAYS = env("ERRORS_RETENTION_DAYS")
 ERRORS_ANONYMOUS_RESOLVE = env("ERRORS_ANONYMOUS_RESOLVE")
 ERRORS_SCRAPE_TIMEOUT_SECONDS = env("ERRORS_SCRAPE_TIMEOUT_SECONDS")
 ERRORS_SCRAPE_CONCURRENCY = env("ERRORS_SCRAPE_CONCURRENCY")
+# A service with more targets than this is scraped in shards of this many, each a
+# task of its own, so that several workers share one large service.
+ERRORS_SCRAPE_SHARD_SIZE = env("ERRORS_SCRAPE_SHARD_SIZE")
 ERRORS_MAX_BODY_BYTES = env("ERRORS_MAX_BODY_BYTES")
 # Request bodies of occurrences: staff and API token holders only, unless true.
 ERRORS_PUBLIC_BODIES = env("ERRORS_PUBLIC_BODIES")
