@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 
 from foundation.names import NameValidator
@@ -384,7 +384,12 @@ class PeriskopAnswer(models.Model):
         now = now or timezone.now()
         cls.objects.bulk_create(
             [cls(service_id=service_id, with_bodies=b, invalidated_at=now) for b in (False, True)],
-            update_conflicts=True, unique_fields=["service", "with_bodies"], update_fields=["invalidated_at"],
+            update_conflicts=True, update_fields=["invalidated_at"],
+            # MySQL's upsert takes no conflict target (it uses every unique key).
+            unique_fields=(
+                ["service", "with_bodies"] if connection.features.supports_update_conflicts_with_target
+                else None
+            ),
         )
 
     def is_current(self, now) -> bool:

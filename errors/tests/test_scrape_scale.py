@@ -235,14 +235,20 @@ def test_samples_over_the_cap_keep_the_newest_across_scrapes_and_batches(instanc
 @pytest.mark.parametrize("instances", [2], indirect=True)
 def test_a_payload_the_database_refuses_holds_back_no_other_of_its_batch(instances):
     if connection.vendor != "postgresql":
-        pytest.skip("SQLite turns an integer overflow into a float instead of refusing it")
+        pytest.skip("PostgreSQL only: the refusal is a CHECK constraint the test adds with ALTER TABLE")
     full, fine = instances
-    overflowing = full.report(ValueError("boom"), times=2)
+    refused_key = full.report(ValueError("boom"), times=2)
     counted = fine.report(KeyError("other"), times=3)
     service = make_service(instances)
-    ErrorGroup.objects.create(service=service, aggregation_key=overflowing,
-                              total_count=2**63 - 1)  # 2 more do not fit
-    report = scraper.scrape(service)
+    ErrorGroup.objects.create(service=service, aggregation_key=refused_key, total_count=999)
+    table = ErrorGroup._meta.db_table
+    with connection.cursor() as cursor:  # 2 more do not fit under this limit
+        cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT test_refuse CHECK (total_count < 1000)")
+    try:
+        report = scraper.scrape(service)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT test_refuse")
     assert report.up == 1
     assert stored_totals()[counted] == 3
     refused = Target.objects.get(address=full.address)
