@@ -54,7 +54,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from audits import events, execution, history, metrics, plot_value, states
 from audits.checkmodules import CheckModule, ModuleError
-from audits.models import Check
+from audits.models import Check, prefetch_parents
 from audits.params import ParamError
 from foundation import locks, placeholders, windowed
 
@@ -150,6 +150,8 @@ def after_runs(pairs, scheduled_for: dict | None = None) -> None:
     if not pairs:
         return
     try:
+        # The dependencies that may block a failure, judged by this batch's results.
+        prefetch_parents([c for c, r in pairs if not r.success], _outcomes(pairs))
         with transaction.atomic():  # one transaction, not one per statement
             history.record(pairs, scheduled_for)
             # Rows in id order: concurrent batches then never lock them crosswise.
@@ -163,6 +165,10 @@ def after_runs(pairs, scheduled_for: dict | None = None) -> None:
             events.emit(check, change, results[check.pk])
         except Exception:  # an alert channel down must not fail the answer
             logger.exception("Could not send the event of %s", check)
+
+
+def _outcomes(pairs) -> dict[int, bool]:
+    return {check.pk: result.success for check, result in pairs}
 
 
 def cache_key(check: Check, params: dict) -> str:

@@ -25,7 +25,7 @@ from audits import answers, checkmodules, history, params, tasks
 from audits.api import serializers
 from audits.api.negotiation import AlwaysJSON, TelescopeNegotiation
 from audits.api.renderers import PlainTextRenderer
-from audits.models import Check
+from audits.models import Check, prefetch_parents
 from bugtracker.matching import buglists_for_checks
 from foundation.access import IsStaffOrToken
 from foundation.api_schema import CREDENTIALS, refusals
@@ -78,7 +78,7 @@ class CheckListView(PublicView):
     @extend_schema(operation_id="list_checks", responses=serializers.CheckInfoSerializer(many=True))
     def get(self, request):
         """Every enabled check, described; nothing is run."""
-        checks = Check.objects.enabled().prefetch_related("tags")
+        checks = Check.objects.enabled().prefetch_related("tags").with_parents()
         return Response([check.get_info() for check in checks])
 
 
@@ -246,16 +246,25 @@ def _enabled():
 def _results_response(checks, results, single=False, overrides=None) -> Response:
     points = history.series(checks)
     bugs = buglists_for_checks(checks)  # one query for all the checks
+    # The parents' states as they are now, after the runs (one query); the results
+    # of this answer are newer than any stored one.
+    outcomes = {check.pk: result.success for check, result in zip(checks, results)}
+    prefetch_parents(checks, outcomes)
     payload = [
         {
             **check.get_info(overrides),
             **result.as_dict(),
+            "blocked_by": _key_or_none(check.blocked_by(result.success, outcomes)),
             "buglist": bugs[check.pk],
             "history": points[check.pk],
         }
         for check, result in zip(checks, results)
     ]
     return Response(payload[0] if single else payload, status=_status_of(results))
+
+
+def _key_or_none(check: Check | None) -> str | None:
+    return check.key if check else None
 
 
 def _status_of(results) -> int:

@@ -1,6 +1,7 @@
 """
 The hot paths make a fixed number of queries, however many checks there are:
-the checks, their tags, and (for results) their history and their known bugs.
+the checks, their tags, the checks they depend on, and (for results) their
+history and their known bugs.
 """
 
 import pytest
@@ -15,19 +16,21 @@ def queries_of(client, url) -> int:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_project_of_many_checks_takes_four_queries(client, make_check):
-    for i in range(20):
-        make_check(name=f"c{i}", module="counter", tags=["t"])
+def test_project_of_many_checks_takes_five_queries(client, make_check):
+    checks = [make_check(name=f"c{i}", module="counter", tags=["t"]) for i in range(20)]
+    for parent, child in zip(checks, checks[1:]):
+        child.depends_on.add(parent)  # a chain c0 <- c1 <- ... <- c19
     client.get("/checks/proj")  # warm the cache
-    # Checks, tags, history, and one for the known bugs (buglist) of all the checks.
-    assert queries_of(client, "/checks/proj") == 4
-    assert queries_of(client, "/checks/tags/t") == 4
-    assert queries_of(client, "/checks") == 2
+    # Checks, tags, parents (depends_on, blocked_by), history, and one for the known
+    # bugs (buglist) of all the checks.
+    assert queries_of(client, "/checks/proj") == 5
+    assert queries_of(client, "/checks/tags/t") == 5
+    assert queries_of(client, "/checks") == 3
 
 
 @pytest.mark.django_db
-def test_cached_single_check_takes_four_queries(client, make_check):
+def test_cached_single_check_takes_five_queries(client, make_check):
     make_check(name="one", module="counter", tags=["a", "b"])
     client.get("/checks/proj/one")
-    # Check, tags, history, known bugs (buglist).
-    assert queries_of(client, "/checks/proj/one") == 4
+    # Check, tags, parents, history, known bugs (buglist).
+    assert queries_of(client, "/checks/proj/one") == 5
