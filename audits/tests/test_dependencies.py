@@ -6,6 +6,7 @@ answers 503 when told, run through the API as a monitor would.
 """
 
 import logging
+import re
 
 import pytest
 
@@ -262,3 +263,52 @@ def test_dependency_cycle_finds_a_self_loop_and_nothing_in_a_tree():
     assert dependency_cycle({"a": ["a"]}) == ["a", "a"]
     assert dependency_cycle({"a": ["b", "c"], "b": ["c"], "c": []}) is None
     assert dependency_cycle({"a": ["b"], "b": ["c"], "c": ["b"]}) == ["b", "c", "b"]
+
+
+# --- The dashboard ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def all_failing(client, chain):
+    """The whole chain failing, run through the API: dns, then api, then home."""
+    for key in ("infra/dns", "web/api", "web/home"):
+        chain.fail(key)
+        client.get(f"/checks/{key}")
+    return chain
+
+
+def test_the_overview_shows_blocked_checks_with_their_chain(admin_client, all_failing):
+    page = admin_client.get("/dashboard/").content.decode()
+
+    home = re.search(r'<li class="check" data-check="web/home" data-state="(\w+)">(.*?)</li>', page)
+    assert home.group(1) == "blocked"
+    assert '<span class="chain">by web/api → infra/dns</span>' in home.group(2)
+    assert re.search(r'data-check="infra/dns" data-state="failing"', page)
+    assert "The system has 1 failing check" in page  # the root cause, not its consequences
+    assert '<span class="count-blocked" data-count="blocked">2</span> blocked' in page
+
+
+def test_the_check_page_shows_what_it_depends_on_and_what_blocks_it(admin_client, all_failing):
+    page = admin_client.get("/dashboard/checks/web/home/").content.decode()
+
+    assert '<span class="st">blocked</span> web / home <span class="chain">by web/api → infra/dns</span>' in page
+    assert re.search(r'Blocked: its failure follows from <a href="[^"]+">web/api</a>, '
+                     r'itself blocked by <a href="[^"]+">infra/dns</a>', page)
+    api = admin_client.get("/dashboard/checks/web/api/").content.decode()
+    assert re.search(r'Depends on</h3><ul class="depends-on"><li><a href="[^"]+">infra/dns</a>', api)
+    assert re.search(r'Needed by</h3><ul class="dependents"><li><a href="[^"]+">web/home</a>', api)
+
+
+def test_the_status_feed_says_blocked_and_by_what(admin_client, all_failing):
+    checks = admin_client.get("/dashboard/status.json").json()["checks"]
+
+    assert checks["web/home"]["state"] == "blocked"
+    assert checks["web/home"]["blocked_by"] == ["web/api", "infra/dns"]
+    assert checks["infra/dns"] == {**checks["infra/dns"], "state": "failing", "blocked_by": []}
+
+
+def test_blocked_checks_are_a_status_filter(admin_client, all_failing):
+    page = admin_client.get("/dashboard/?status=blocked").content.decode()
+
+    shown = re.findall(r'<li class="check" data-check="([^"]+)"', page)
+    assert shown == ["web/api", "web/home"]
