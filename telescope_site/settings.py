@@ -407,11 +407,15 @@ LOGGING = {
             "()": "dockerflow.logging.MozlogFormatter",
             "logger_name": SERVICE_NAME,
         },
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # The message, then the record's fields as key=value (foundation.log_format).
+        "text": {"()": "foundation.log_format.TextFormatter"},
     },
     # Every handler redacts secrets (foundation.log_redaction): a filter on a handler
     # sees the records of every logger that reaches it, urllib3's and celery's too.
-    "filters": {"redact_secrets": {"()": "foundation.log_redaction.RedactSecrets"}},
+    "filters": {
+        "redact_secrets": {"()": "foundation.log_redaction.RedactSecrets"},
+        "no_access_lines": {"()": "foundation.log_format.NoAccessLines"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -426,7 +430,9 @@ LOGGING = {
         # the root's handlers instead.
         "django": {"handlers": [], "propagate": True},
         # The request summary replaces Django's own request log lines.
-        "django.server": {"handlers": [], "level": "WARNING", "propagate": True},
+        "django.server": {
+            "handlers": [], "level": "WARNING", "propagate": True, "filters": ["no_access_lines"],
+        },
     },
 }
 

@@ -260,7 +260,12 @@ def _results_response(checks, results, single=False, overrides=None) -> Response
         }
         for check, result in zip(checks, results)
     ]
-    return Response(payload[0] if single else payload, status=_status_of(results))
+    response = Response(payload[0] if single else payload, status=_status_of(results))
+    # A failing or crashed check is the answer asked for, logged already as its
+    # check.result line, not an error of this server: no django.request ERROR line
+    # for it (Django skips a response marked so). Exceptions are still logged.
+    response._has_been_logged = True
+    return response
 
 
 def _key_or_none(check: Check | None) -> str | None:
