@@ -209,6 +209,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from here (/api/docs/)
     "django_celery_beat",
     "audits",
     "errors",
@@ -395,6 +396,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Telescope-compatible audits and errors API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI (/api/docs/) from the vendored drf-spectacular-sidecar, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Logging: mozlog JSON as Telescope, or plain text --------------------------------
