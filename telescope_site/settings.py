@@ -222,6 +222,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from here (/api/docs/)
     "django_celery_beat",
     "audits",
     "errors",
@@ -237,11 +238,13 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     # A cached check result is answered here, before the URL is even resolved.
     "foundation.middleware.CachedAnswersMiddleware",
-    # Django's session, CSRF, auth and messages middleware, skipped on public reads
-    # (GET and HEAD of the checks API and Dockerflow): see foundation.middleware.
+    # Django's session, auth and messages middleware, skipped on public reads (GET
+    # and HEAD of the checks API and Dockerflow): see foundation.middleware. CSRF is
+    # Django's own, unchanged: on a read it does next to nothing, and it is what
+    # `check --deploy` looks for.
     "foundation.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "foundation.middleware.CsrfViewMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
     "foundation.middleware.AuthenticationMiddleware",
     "foundation.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -412,6 +415,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Telescope-compatible audits and errors API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI (/api/docs/) from the vendored drf-spectacular-sidecar, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Logging: mozlog JSON as Telescope, or plain text --------------------------------
@@ -424,11 +431,15 @@ LOGGING = {
             "()": "dockerflow.logging.MozlogFormatter",
             "logger_name": SERVICE_NAME,
         },
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # The message, then the record's fields as key=value (foundation.log_format).
+        "text": {"()": "foundation.log_format.TextFormatter"},
     },
     # Every handler redacts secrets (foundation.log_redaction): a filter on a handler
     # sees the records of every logger that reaches it, urllib3's and celery's too.
-    "filters": {"redact_secrets": {"()": "foundation.log_redaction.RedactSecrets"}},
+    "filters": {
+        "redact_secrets": {"()": "foundation.log_redaction.RedactSecrets"},
+        "no_access_lines": {"()": "foundation.log_format.NoAccessLines"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -443,7 +454,9 @@ LOGGING = {
         # the root's handlers instead.
         "django": {"handlers": [], "propagate": True},
         # The request summary replaces Django's own request log lines.
-        "django.server": {"handlers": [], "level": "WARNING", "propagate": True},
+        "django.server": {
+            "handlers": [], "level": "WARNING", "propagate": True, "filters": ["no_access_lines"],
+        },
     },
 }
 
