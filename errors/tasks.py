@@ -29,7 +29,7 @@ from errors.models import (
     TargetCount,
 )
 from foundation import locks
-from foundation.background import enqueue
+from foundation.background import RUN_AGAIN_IF_LOST, enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def claim_due(now) -> list[int]:
     return [service.pk for service in due]
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, **RUN_AGAIN_IF_LOST)
 def scrape_service(service_id: int) -> None:
     service = Service.objects.filter(pk=service_id, enabled=True).first()
     if service is None:
@@ -73,7 +73,7 @@ def scrape_service(service_id: int) -> None:
         locks.release(lock)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, **RUN_AGAIN_IF_LOST)
 def prune() -> dict:
     cutoff = timezone.now() - timedelta(days=settings.ERRORS_RETENTION_DAYS)
     deleted = {

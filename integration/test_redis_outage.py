@@ -86,3 +86,40 @@ def test_api_answers_a_state_change_while_redis_is_down(cluster, upstream):
     assert elapsed < ANSWER_WITHIN, f"{elapsed:.1f} s"
     assert response.status_code == 503, response.text
     assert response.json()["success"] is False
+
+
+RESUME_WITHIN = 10  # seconds after Redis is back, scheduled runs go on
+
+
+def test_workers_survive_redis_restarting_ten_times_and_the_schedule_resumes(cluster, upstream):
+    # Each outage finds the worker holding messages it has not acknowledged (a
+    # refresh batch waiting for its ETA, a run in flight): closing them once made
+    # kombu crash the worker (AttributeError 'hostname' in restore_unacked).
+    url = upstream.route("/hb", json={"ok": True}, delay=0.3)
+    cluster.import_checks(heartbeat_toml("p", "n", url, ttl=2))
+    web, worker, beat = cluster.start(cluster.gunicorn(), cluster.worker("w1"), cluster.beat())
+    wait_until(lambda: upstream.calls("/hb", agent="it-w1"), 30, "no scheduled run")
+
+    for outage in range(10):
+        cluster.redis.stop()
+        response, elapsed = get(web, "/checks/p/n")  # answered, Redis or not
+        assert response.status_code == 200, response.text
+        assert elapsed < ANSWER_WITHIN, f"outage {outage}: {elapsed:.1f} s"
+        time.sleep(1)
+        cluster.redis.start()
+        back = time.time()
+        resumed = wait_until(
+            lambda: upstream.calls("/hb", agent="it-w1", since=back), RESUME_WITHIN,
+            lambda: f"outage {outage}: no scheduled run since Redis came back; "
+                    f"worker alive: {worker.alive}\n{worker.tail(40)}",
+        )
+        assert resumed[0].start - back <= RESUME_WITHIN
+
+    assert worker.alive and beat.alive and web.alive
+    assert worker.lines("Unrecoverable error") == []
+    # Nothing run twice: every scheduled refresh in the history is there once.
+    scheduled = [run["scheduled_for"] for run in cluster.runs("p", "n") if run["scheduled_for"]]
+    assert len(scheduled) == len(set(scheduled)), sorted(scheduled)
+    # And never two at once on the workers (the web runs its own while Redis is down).
+    runs = sorted((c.start, c.end) for c in upstream.calls("/hb", agent="it-w1"))
+    assert all(end <= later for (_, end), (later, _) in zip(runs, runs[1:])), runs

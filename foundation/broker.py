@@ -1,0 +1,39 @@
+"""
+kombu's Redis transport, as Celery uses it here (`CELERY_BROKER_TRANSPORT`), with
+one fix that keeps a worker alive through a Redis restart.
+
+When the connection to Redis breaks, the worker's consumer collects the broken
+connection (which closes its transport: `transport.client = None`), then closes
+it. Closing its channel gives back the messages the worker holds unacknowledged
+(reserved, waiting for their ETA, or running with `acks_late`), and that needs a
+Redis client; kombu makes one from `transport.client`, which is gone by then:
+`AttributeError: 'NoneType' object has no attribute 'hostname'` from
+`restore_unacked`, which Celery takes as unrecoverable, and the worker exits.
+The same happens to a task that ends after the reconnection and acknowledges its
+message through the old channel.
+
+Here a channel keeps the connection parameters it was opened with, and a channel
+whose transport was closed uses them for these last steps: the messages are
+given back (or acknowledged) as kombu means them to be, and the worker goes on to
+reconnect. Should Redis still be down, that is a connection error, which Celery
+handles: the messages stay in Redis's unacknowledged set, from which any worker
+restores them after `visibility_timeout`.
+"""
+
+from kombu.transport import redis
+
+
+class Channel(redis.Channel):
+    _opened_with: dict | None = None
+
+    def _connparams(self, asynchronous=False):
+        if self.connection.client is None and self._opened_with is not None:
+            return dict(self._opened_with)  # closed after a connection loss: see above
+        params = super()._connparams(asynchronous=asynchronous)
+        if not asynchronous:
+            self._opened_with = dict(params)
+        return params
+
+
+class Transport(redis.Transport):
+    Channel = Channel
