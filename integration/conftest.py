@@ -411,6 +411,13 @@ class RedisServer:
         wait_until(answers, timeout, lambda: f"redis-server does not answer:\n{self.proc.tail()}")
         return self
 
+    def freeze(self) -> None:
+        """SIGSTOP: connections stay open, and nothing answers (a hung host)."""
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.kill(self.proc.pid, signal.SIGCONT)
+
     def stop(self) -> None:
         """Kill it (as a crash would), and wait until its port refuses connections."""
         if self.proc is not None:
@@ -593,7 +600,9 @@ def cluster(request, tmp_path, postgres_url, redis_server):
     request.node._it_cluster = cluster
     yield cluster
     cluster.kill_all()
-    if not redis_server.running:
+    if redis_server.running:
+        redis_server.thaw()  # a test that froze it and failed
+    else:
         redis_server.start()
 
 

@@ -123,3 +123,39 @@ def test_workers_survive_redis_restarting_ten_times_and_the_schedule_resumes(clu
     # And never two at once on the workers (the web runs its own while Redis is down).
     runs = sorted((c.start, c.end) for c in upstream.calls("/hb", agent="it-w1"))
     assert all(end <= later for (_, end), (later, _) in zip(runs, runs[1:])), runs
+
+
+# A request on a Redis that does not answer: one socket timeout (about 1 s), then the
+# process asks Redis nothing for a moment, and the check runs here.
+DEGRADED_WITHIN = 2 + 1  # seconds: the bound, and the check's own run (0.3 s) with room
+
+
+def test_a_frozen_redis_slows_no_request_beyond_a_timeout_and_work_resumes(cluster, upstream):
+    url = upstream.route("/hb", json={"ok": True}, delay=0.3)
+    cluster.import_checks(heartbeat_toml("p", "n", url, ttl=2))
+    web, worker, beat = cluster.start(cluster.gunicorn(), cluster.worker("w1"), cluster.beat())
+    wait_until(lambda: upstream.calls("/hb", agent="it-w1"), 30, "no scheduled run")
+    assert get(web, "/checks/p/n")[0].status_code == 200
+
+    cluster.redis.freeze()  # SIGSTOP: connections open, nothing answers
+    frozen_until = time.monotonic() + 20
+    answers = []
+    while time.monotonic() < frozen_until - DEGRADED_WITHIN:
+        response, elapsed = get(web, "/checks/p/n")
+        answers.append((response.status_code, round(elapsed, 2)))
+        response, elapsed = get(web, "/__heartbeat__")
+        answers.append((response.status_code, round(elapsed, 2)))
+        time.sleep(1)
+    time.sleep(max(frozen_until - time.monotonic(), 0))
+    cluster.redis.thaw()
+    back = time.time()
+
+    assert all(elapsed < DEGRADED_WITHIN for _, elapsed in answers), answers
+    assert {status for status, _ in answers[0::2]} == {200}, answers  # run here
+    assert {status for status, _ in answers[1::2]} == {503}, answers  # says why
+    wait_until(lambda: upstream.calls("/hb", agent="it-w1", since=back), RESUME_WITHIN,
+               lambda: f"no scheduled run since Redis answers again:\n{worker.tail(40)}")
+    assert worker.alive and beat.alive
+    assert worker.lines("Unrecoverable error") == []
+    scheduled = [run["scheduled_for"] for run in cluster.runs("p", "n") if run["scheduled_for"]]
+    assert len(scheduled) == len(set(scheduled)), sorted(scheduled)
