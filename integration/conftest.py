@@ -508,9 +508,12 @@ class Cluster:
         proc.base_url = f"http://127.0.0.1:{port}"
         return proc
 
-    def worker(self, name: str = "w1", **env) -> Proc:
+    def worker(self, name: str = "w1", queues: str | None = None, **env) -> Proc:
+        """A Celery worker serving `queues` (-Q), or every queue."""
         argv = [str(BIN / "celery"), "-A", "telescope_site", "worker", "--loglevel=INFO",
                 "--concurrency=2", "-n", f"{name}@%h", "--without-gossip", "--without-mingle"]
+        if queues:
+            argv += ["-Q", queues]
         return self.spawn(name, argv, ready=lambda p: p.wait_for_log(r"\bready\."), **env)
 
     def beat(self, name: str = "beat", **env) -> Proc:
