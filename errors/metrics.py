@@ -10,8 +10,9 @@ suffix), so the alert in Periskop's README,
 
 from django.db import DatabaseError
 from django.db.models import Count, Q
-from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from foundation.metrics import register_derived
 
 
 class ErrorsCollector:
@@ -67,4 +68,4 @@ class ErrorsCollector:
         return list(families.values())
 
 
-REGISTRY.register(ErrorsCollector())
+register_derived(ErrorsCollector())

@@ -498,10 +498,11 @@ class Cluster:
             proc.wait_ready()
         return procs if len(procs) != 1 else procs[0]
 
-    def gunicorn(self, name: str = "web", **env) -> Proc:
+    def gunicorn(self, name: str = "web", workers: int = 1, **env) -> Proc:
         port = free_port()
-        argv = [str(BIN / "gunicorn"), "telescope_site.wsgi:application",
-                "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "8",
+        argv = [str(BIN / "gunicorn"), "--config", "telescope_site/gunicorn_conf.py",
+                "telescope_site.wsgi:application",
+                "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", "8",
                 # Not the shared ~/.gunicorn/gunicorn.ctl of a developer's own server.
                 "--no-control-socket"]
         proc = self.spawn(name, argv, ready=_gunicorn_ready, **env)

@@ -92,6 +92,7 @@ env = environ.Env(
     BUGTRACKER_TTL=(int, 3600),
     CURL_BINARY_PATH=(str, "curl"),
     SENTRY_DSN=(str, ""),
+    PROMETHEUS_MULTIPROC_DIR=(str, ""),
     LOG_LEVEL=(str, "INFO"),
     LOG_FORMAT=(str, "json"),
 )
@@ -173,6 +174,12 @@ BUGTRACKER_API_KEY = env("BUGTRACKER_API_KEY")
 BUGTRACKER_TTL = env("BUGTRACKER_TTL")
 CURL_BINARY_PATH = env("CURL_BINARY_PATH")
 SENTRY_DSN = env("SENTRY_DSN")
+# A folder shared by the processes of one machine (gunicorn and Celery workers), where
+# each writes its metrics for /__metrics__ to sum (see foundation.metrics). The
+# variable is prometheus-client's own.
+PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
 REDIS_KEY_PREFIX = env("REDIS_KEY_PREFIX")
 # Every Redis client (cache, locks, broker, results) gives up on a Redis that does
 # not answer after this long: a request on a frozen Redis degrades instead of hanging.
