@@ -519,7 +519,11 @@ if SENTRY_DSN:
         environment=ENV_NAME or None,
         # monitor_beat_tasks: a Sentry cron monitor per periodic task (the dispatchers),
         # which says when they stop firing or stop succeeding.
-        integrations=[DjangoIntegration(), CeleryIntegration(monitor_beat_tasks=True)],
+        integrations=[
+            DjangoIntegration(),
+            # Not the checks' own schedules ("audits: p/n"): their runs alert already.
+            CeleryIntegration(monitor_beat_tasks=True, exclude_beat_tasks=[r"^audits: "]),
+        ],
         send_default_pii=False,
         before_send=before_send,  # the same redaction as the logs
     )
