@@ -36,9 +36,14 @@ class Breaker:
         self._reason = ""
         self._guard = threading.Lock()
 
+    @property
+    def down(self) -> bool:
+        """Whether Redis is taken as down in this process now."""
+        return time.monotonic() < self._until
+
     def check(self) -> None:
         """Raise RedisDown while Redis is taken as down."""
-        if time.monotonic() < self._until:
+        if self.down:
             raise RedisDown(f"Redis failed {self._reason}; not asked again for a moment")
 
     def failed(self, exc: Exception) -> None:

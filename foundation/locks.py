@@ -47,7 +47,8 @@ LEASE_SECONDS = 10.0
 
 
 def lock(name: str, timeout: float) -> redis.lock.Lock:
-    """The lock `name`, expiring `timeout` seconds after it is taken or renewed."""
+    """The lock `name`, held for `timeout` seconds at most: taken with
+    `try_acquire()`, a lease renewed until then; with `hold()`, for `timeout`."""
     cache = caches["default"]
     key = cache.make_key(f"lock:{name}")
     timeout = max(timeout, MIN_TIMEOUT)

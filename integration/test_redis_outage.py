@@ -3,6 +3,7 @@ Redis is an optimisation, never a dependency of the API: while it is down, check
 run inline and the service keeps answering; when it is back, it caches again.
 """
 
+import threading
 import time
 from datetime import datetime
 
@@ -159,3 +160,25 @@ def test_a_frozen_redis_slows_no_request_beyond_a_timeout_and_work_resumes(clust
     assert worker.lines("Unrecoverable error") == []
     scheduled = [run["scheduled_for"] for run in cluster.runs("p", "n") if run["scheduled_for"]]
     assert len(scheduled) == len(set(scheduled)), sorted(scheduled)
+
+
+def test_a_request_waiting_for_a_worker_when_redis_dies_runs_the_check_itself(cluster, upstream):
+    cluster.env.update(CHECK_TIMEOUT_SECONDS="60", REQUESTS_TIMEOUT_SECONDS="60")
+    upstream.route("/hb", json={"ok": True}, delay=30)  # the worker's run: slow
+    url = upstream.url("/hb")
+    cluster.import_checks(heartbeat_toml("p", "n", url, ttl=60))
+    web, _ = cluster.start(cluster.gunicorn(), cluster.worker("w1"))
+
+    answer = {}
+    waiting = threading.Thread(target=lambda: answer.update(zip(("response", "elapsed"),
+                                                                 get(web, "/checks/p/n"))))
+    waiting.start()
+    wait_until(lambda: upstream.in_flight("/hb", agent="it-w1"), 30, "the worker never ran it")
+    upstream.route("/hb", json={"ok": True})  # the web's own run: quick
+    cluster.redis.stop()
+    stopped = time.monotonic()
+    waiting.join(timeout=70)
+
+    assert answer["response"].status_code == 200, answer["response"].text
+    assert time.monotonic() - stopped < ANSWER_WITHIN, "it waited on for the worker"
+    assert upstream.hits("/hb", agent="it-web") == 1

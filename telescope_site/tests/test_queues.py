@@ -44,3 +44,13 @@ def test_tasks_that_may_run_twice_come_back_when_their_worker_dies():
         task = app.tasks[name]
         assert task.acks_late and task.reject_on_worker_lost, name
     assert not app.tasks["errors.tasks.dispatch_scrapes"].acks_late
+
+
+@pytest.mark.django_db
+def test_beat_sends_the_dispatchers_with_their_expiry():
+    from django_celery_beat.schedulers import ModelEntry
+
+    entry = ModelEntry.from_entry(
+        "errors.dispatch_scrapes", app=app, **settings.CELERY_BEAT_SCHEDULE["errors.dispatch_scrapes"]
+    )
+    assert entry.options["expires"] == settings.DISPATCH_EXPIRE_SECONDS
