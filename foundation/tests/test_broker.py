@@ -54,7 +54,8 @@ def test_a_task_that_ends_after_the_reconnection_acknowledges_its_message(broker
     with Connection(broker_url) as fresh:
         assert fresh.default_channel.client.hexists("unacked", tag)
 
-        conn.transport.client = None  # the connection was lost meanwhile
+        conn.transport.client = None  # the connection was lost meanwhile,
+        conn.default_channel._disconnect_pools()  # and its pools closed (Channel.close)
         message.ack()  # acks_late: when the task is done
 
         # Acknowledged in Redis: no other worker will run it again.
