@@ -18,9 +18,19 @@ given back (or acknowledged) as kombu means them to be, and the worker goes on t
 reconnect. Should Redis still be down, that is a connection error, which Celery
 handles: the messages stay in Redis's unacknowledged set, from which any worker
 restores them after `visibility_timeout`.
+
+The worker then tries to reconnect every 2 s, then 4, 6... up to 30 s between two
+tries (kombu's defaults, which Celery's consumer keeps): after a long outage, the
+worker would only notice Redis is back up to 30 s later. `AMQP` (the Celery app's
+`amqp`) makes its connections try again every second, then every
+`RECONNECT_MAX_SECONDS` at most, so that work resumes within that long.
 """
 
+from celery.app import amqp
+from kombu import Connection
 from kombu.transport import redis
+
+RECONNECT_MAX_SECONDS = 5
 
 
 class Channel(redis.Channel):
@@ -37,3 +47,18 @@ class Channel(redis.Channel):
 
 class Transport(redis.Transport):
     Channel = Channel
+
+
+class PromptConnection(Connection):
+    """kombu's Connection, retrying to connect at least every RECONNECT_MAX_SECONDS."""
+
+    def ensure_connection(self, errback=None, max_retries=None, interval_start=2,
+                          interval_step=2, interval_max=30, *args, **kwargs):
+        return super().ensure_connection(
+            errback, max_retries, min(interval_start, 1), min(interval_step, 1),
+            min(interval_max, RECONNECT_MAX_SECONDS), *args, **kwargs,
+        )
+
+
+class AMQP(amqp.AMQP):
+    Connection = PromptConnection

@@ -184,3 +184,21 @@ def test_a_request_waiting_for_a_worker_when_redis_dies_runs_the_check_itself(cl
     assert answer["response"].status_code == 200, answer["response"].text
     assert time.monotonic() - stopped < ANSWER_WITHIN
     assert upstream.hits("/hb", agent="it-web") == 1
+
+
+def test_after_a_long_outage_the_schedule_resumes_within_seconds(cluster, upstream):
+    # kombu's retries space out to 30 s: the worker would notice Redis back that late.
+    url = upstream.route("/hb", json={"ok": True})
+    cluster.import_checks(heartbeat_toml("p", "n", url, ttl=2))
+    worker, beat = cluster.start(cluster.worker("w1"), cluster.beat())
+    wait_until(lambda: upstream.calls("/hb", agent="it-w1"), 30, "no scheduled run")
+
+    cluster.redis.stop()
+    time.sleep(44)  # kombu's tries: 2, 6, 12, 20, 30, 42, then 56 s after the loss
+    cluster.redis.start()
+    back = time.time()
+
+    resumed = wait_until(lambda: upstream.calls("/hb", agent="it-w1", since=back),
+                         RESUME_WITHIN, lambda: f"not resumed:\n{worker.tail(20)}")
+    assert resumed[0].start - back <= RESUME_WITHIN
+    assert worker.alive and beat.alive
