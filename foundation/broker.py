@@ -19,6 +19,12 @@ reconnect. Should Redis still be down, that is a connection error, which Celery
 handles: the messages stay in Redis's unacknowledged set, from which any worker
 restores them after `visibility_timeout`.
 
+An acknowledgement that fails (Redis frozen or gone at that moment) left the
+message counted among those the worker holds, for good: each such failure took
+one of the worker's prefetch slots until it took no task at all. Here the message
+is forgotten by the worker all the same; it stays in Redis's unacknowledged set,
+and is run again once after `visibility_timeout`, like the task of a dead worker.
+
 The worker then tries to reconnect every 2 s, then 4, 6... up to 30 s between two
 tries (kombu's defaults, which Celery's consumer keeps): after a long outage, the
 worker would only notice Redis is back up to 30 s later. `AMQP` (the Celery app's
@@ -28,12 +34,22 @@ worker would only notice Redis is back up to 30 s later. `AMQP` (the Celery app'
 
 from celery.app import amqp
 from kombu import Connection
-from kombu.transport import redis
+from kombu.transport import redis, virtual
 
 RECONNECT_MAX_SECONDS = 5
 
 
+class QoS(redis.QoS):
+    def ack(self, delivery_tag):
+        try:
+            super().ack(delivery_tag)
+        except self.channel.connection.connection_errors:
+            virtual.QoS.ack(self, delivery_tag)  # no longer held here: see above
+            raise  # Celery logs it
+
+
 class Channel(redis.Channel):
+    QoS = QoS
     _opened_with: dict | None = None
 
     def _connparams(self, asynchronous=False):

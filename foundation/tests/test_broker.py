@@ -9,6 +9,7 @@ import uuid
 from urllib.parse import urlsplit
 
 import pytest
+import redis
 from kombu import Connection
 
 from testing import services
@@ -60,4 +61,28 @@ def test_a_task_that_ends_after_the_reconnection_acknowledges_its_message(broker
 
         # Acknowledged in Redis: no other worker will run it again.
         assert not fresh.default_channel.client.hexists("unacked", tag)
+        fresh.default_channel.client.delete(queue)
+
+
+def test_an_ack_redis_failed_does_not_keep_a_prefetch_slot(broker_url, monkeypatch):
+    queue = f"test-broker-{uuid.uuid4().hex}"
+    conn = Connection(broker_url, transport=TRANSPORT)
+    simple = conn.SimpleQueue(queue)
+    simple.consumer.qos(prefetch_count=1)
+    simple.put({"task": "x"})
+    message = simple.get(timeout=5)
+    qos = conn.default_channel.qos
+    assert not qos.can_consume()  # its one slot is taken
+
+    def frozen(*args, **kwargs):
+        raise redis.TimeoutError("Timeout reading from socket")
+
+    monkeypatch.setattr(qos, "_remove_from_indices", frozen)
+    with pytest.raises(redis.TimeoutError):
+        message.ack()
+
+    assert qos.can_consume(), "the failed ack kept its slot: the worker takes less work"
+    with Connection(broker_url) as fresh:  # still in Redis, for another worker, later
+        assert fresh.default_channel.client.hexists("unacked", message.delivery_tag)
+        fresh.default_channel.client.hdel("unacked", message.delivery_tag)
         fresh.default_channel.client.delete(queue)
