@@ -9,6 +9,7 @@ from datetime import datetime
 
 import requests
 
+from foundation.locks import LEASE_SECONDS
 from integration.conftest import heartbeat_toml, wait_until
 
 # A request must not hang on a dead Redis: far below gunicorn's and monitors' timeouts.
@@ -154,7 +155,10 @@ def test_a_frozen_redis_slows_no_request_beyond_a_timeout_and_work_resumes(clust
     assert all(elapsed < DEGRADED_WITHIN for _, elapsed in answers), answers
     assert {status for status, _ in answers[0::2]} == {200}, answers  # run here
     assert {status for status, _ in answers[1::2]} == {503}, answers  # says why
-    wait_until(lambda: upstream.calls("/hb", agent="it-w1", since=back), RESUME_WITHIN,
+    # Commands sent while Redis was frozen run when it thaws, after their senders
+    # gave up: a lock taken or renewed then is held by nobody, for one lease at most.
+    wait_until(lambda: upstream.calls("/hb", agent="it-w1", since=back),
+               LEASE_SECONDS + RESUME_WITHIN,
                lambda: f"no scheduled run since Redis answers again:\n{worker.tail(40)}")
     assert worker.alive and beat.alive
     assert worker.lines("Unrecoverable error") == []
