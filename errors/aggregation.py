@@ -32,6 +32,7 @@ from django.db.models import Count, Min
 from django.utils import timezone
 
 from errors.models import (
+    MAX_COUNT,
     ErrorGroup,
     HourlyCount,
     Occurrence,
@@ -145,7 +146,7 @@ def _count(groups, aggregates, target_id: str, now) -> dict[int, int]:
 
 def _apply(group: ErrorGroup, aggregate: AggregateData, increment: int, now) -> None:
     group.severity = aggregate.severity
-    group.total_count += increment
+    group.add_count(increment)
     times = [o.timestamp for o in aggregate.latest_errors]
     group.first_seen = _earliest(group.first_seen, aggregate.created_at, *times)
     newest = max(aggregate.latest_errors, key=lambda o: o.timestamp, default=None)
@@ -248,7 +249,7 @@ def _add_hourly(increments: dict[int, int], now) -> None:
     rows = {r.group_id: r for r in HourlyCount.objects.filter(group_id__in=grown, hour=hour)}
     for group_id, n in grown.items():
         if group_id in rows:
-            rows[group_id].count += n
+            rows[group_id].count = min(rows[group_id].count + n, MAX_COUNT)
     HourlyCount.objects.bulk_update(rows.values(), ["count"])
     HourlyCount.objects.bulk_create(
         [HourlyCount(group_id=g, hour=hour, count=n) for g, n in grown.items() if g not in rows]

@@ -16,8 +16,10 @@ What the scraper asks of the client, where upstream Periskop was not safe:
 * A size limit, `max_bytes`, after decompression (a gzip bomb is stopped too).
 * A non-2xx status is an error (Periskop counted a 500 with a JSON body).
 * No retries: the next scrape is the retry.
-* A redirect to another host is refused: the service's headers (and its
-  credentials) are meant for its instances only. Same-host redirects are followed.
+* A redirect to another host is refused, unless `follow_redirects` (the
+  service's setting) allows it; even then the service's headers (and its
+  credentials) are not sent to the other host: they are meant for its instances
+  only. Same-host redirects are followed.
 * Environment proxies are not used: instances are scraped directly, like
   Prometheus does.
 * At most `ERRORS_SCRAPE_CONCURRENCY` fetches at once in the process (`SCRAPES`),
@@ -69,13 +71,14 @@ class _Failure(Exception):
 
 
 def fetch_one(
-    url: str, *, timeout: float, max_bytes: int, headers: dict[str, str] | None = None
+    url: str, *, timeout: float, max_bytes: int, headers: dict[str, str] | None = None,
+    follow_redirects: bool = False,
 ) -> FetchResult:
     """GET `url` and parse its payload; never raises (see the module docstring)."""
     started = time.monotonic()
     payload, error, status = None, "", None
     try:
-        response = _get(url, timeout, max_bytes, headers or {})
+        response = _get(url, timeout, max_bytes, headers or {}, follow_redirects)
         status = response.status_code
         payload = _parse(response.content)
     except http.HTTPError as exc:
@@ -87,11 +90,12 @@ def fetch_one(
     return FetchResult(http.safe_url(url), payload, error, time.monotonic() - started, status)
 
 
-def _get(url: str, timeout: float, max_bytes: int, headers: dict[str, str]):
-    """The 2xx answer to GET `url`; `http.HTTPError` otherwise."""
+def _get(url: str, timeout: float, max_bytes: int, headers: dict[str, str], follow_redirects: bool):
+    """The 2xx answer to GET `url`; `http.HTTPError` otherwise. The client drops the
+    headers given here on a redirect to another host."""
     response = http.fetch(
         "GET", url, headers={**HEADERS, **headers}, timeout=timeout, deadline_seconds=timeout,
-        max_bytes=max_bytes, retries=0, allow_cross_host_redirects=False, env_proxies=False,
+        max_bytes=max_bytes, retries=0, allow_cross_host_redirects=follow_redirects, env_proxies=False,
         limit=SCRAPES,
     )
     http.raise_for_status(response)
@@ -138,6 +142,7 @@ def fetch_many(
     timeout: float,
     max_bytes: int,
     headers: dict[str, str] | None = None,
+    follow_redirects: bool = False,
 ) -> Iterator[tuple[Any, FetchResult]]:
     """(key, url) pairs in, (key, result) out as they complete.
 
@@ -148,7 +153,9 @@ def fetch_many(
     `timeout`), so that nothing runs once it is closed."""
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
-    fetch = functools.partial(fetch_one, timeout=timeout, max_bytes=max_bytes, headers=headers)
+    fetch = functools.partial(
+        fetch_one, timeout=timeout, max_bytes=max_bytes, headers=headers, follow_redirects=follow_redirects
+    )
     calls = (((key, url), fetch, (url,)) for key, url in urls)
     with ThreadPoolExecutor(concurrency, thread_name_prefix="errors-fetch") as executor:
         for (key, url), future in windowed.as_finished(executor, calls, concurrency):

@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from errors import aggregation, discovery, fetch
+from errors.periskop import answers
 from errors.models import Service, Target, TargetStatus
 from foundation import placeholders
 
@@ -64,11 +65,13 @@ def scrape(service: Service) -> ScrapeReport:
             timeout=settings.ERRORS_SCRAPE_TIMEOUT_SECONDS,
             max_bytes=settings.ERRORS_MAX_BODY_BYTES,
             headers=headers,
+            follow_redirects=service.follow_redirects,
         )
         for target, result in results:
             _merge(service, target, result, report, secrets)
     Target.objects.bulk_update(targets, TARGET_FIELDS)
     _finish(service, report, time.monotonic() - started)
+    answers.refresh(service, changed=report.increment > 0)  # Periskop's answer, once per scrape
     return report
 
 

@@ -6,8 +6,9 @@ Celery tasks of the errors app. They take ids, never objects.
   later) and sends one `scrape_service` task each;
 * `scrape_service`: one scrape, skipped while another scrape of the same service
   is still running;
-* `prune` (hourly): occurrences, hourly counts, resolved groups and the counts of
-  vanished instances older than `ERRORS_RETENTION_DAYS`.
+* `prune` (hourly): occurrences (but each group's latest), hourly counts,
+  resolved groups and the counts of vanished instances older than
+  `ERRORS_RETENTION_DAYS`.
 """
 
 import logging
@@ -77,7 +78,7 @@ def scrape_service(service_id: int) -> None:
 def prune() -> dict:
     cutoff = timezone.now() - timedelta(days=settings.ERRORS_RETENTION_DAYS)
     deleted = {
-        "occurrences": Occurrence.objects.filter(timestamp__lt=cutoff).delete()[0],
+        "occurrences": Occurrence.objects.prunable(cutoff).delete()[0],
         "hourly": HourlyCount.objects.filter(hour__lt=cutoff).delete()[0],
         # A resolved group goes only once no instance reports its key any more:
         # otherwise its key would come back as a new group, counted from zero.
