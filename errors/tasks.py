@@ -36,7 +36,7 @@ from errors.models import (
     TargetCount,
 )
 from foundation import locks
-from foundation.background import enqueue
+from foundation.background import RUN_AGAIN_IF_LOST, enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def claim_due(now) -> list[int]:
     return [service.pk for service in due]
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, **RUN_AGAIN_IF_LOST)
 def scrape_service(service_id: int) -> None:
     service = Service.objects.filter(pk=service_id, enabled=True).first()
     if service is None:
@@ -86,7 +86,7 @@ def scrape_service(service_id: int) -> None:
         locks.release(lock)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, **RUN_AGAIN_IF_LOST)
 def scrape_shard(service_id: int, target_ids: list[int], token: str, started: float) -> None:
     """Scrape the targets `target_ids` of a service; `token` claims them (the same
     task run again takes its own claim back); `started`: when the scrape began."""
@@ -95,7 +95,7 @@ def scrape_shard(service_id: int, target_ids: list[int], token: str, started: fl
         scraper.scrape_targets(service, target_ids, token, started=started)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, **RUN_AGAIN_IF_LOST)
 def prune() -> dict:
     cutoff = timezone.now() - timedelta(days=settings.ERRORS_RETENTION_DAYS)
     deleted = {
