@@ -11,6 +11,7 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "telescope_site.settings")
 
-app = Celery("telescope_site")
+# The task class keeps a retry's countdown in the embedded mode too.
+app = Celery("telescope_site", task_cls="foundation.background:Task")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
