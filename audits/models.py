@@ -18,6 +18,8 @@ from django.views.decorators.debug import sensitive_variables
 from audits import checkmodules, params, schedules
 from foundation import placeholders
 from foundation.names import NameValidator
+from notifications import maintenance
+from notifications.models import Channel
 
 # What a check's PeriodicTask is made of: a save that touches none of these (the
 # runner's state updates, on every run) leaves the schedule alone, at no query.
@@ -32,6 +34,10 @@ URL_NAME = NameValidator(URL_FORBIDDEN)
 class Tag(models.Model):
     name = models.CharField(max_length=100, unique=True, validators=[URL_NAME])
     description = models.TextField(blank=True)
+    channels = models.ManyToManyField(
+        Channel, blank=True, related_name="tags",
+        help_text="Where the alerts of this tag's checks go (with the checks' own).",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -118,6 +124,17 @@ class Check(models.Model):
     failure_threshold = models.PositiveIntegerField(
         default=1, help_text="Alert after this many failures in a row."
     )
+    recovery_threshold = models.PositiveIntegerField(
+        default=1, help_text="Recovered after this many passes in a row."
+    )
+    remind = models.BooleanField(
+        default=False, help_text="Alert again every ALERT_REPEAT while it stays failing."
+    )
+    channels = models.ManyToManyField(
+        Channel, blank=True, related_name="checks",
+        help_text="Where its alerts go (with its tags' channels). None chosen: its "
+        "project's channels, else the default ones.",
+    )
     position = models.PositiveIntegerField(
         default=0, help_text="Order of the check in its config file."
     )
@@ -129,6 +146,9 @@ class Check(models.Model):
         max_length=10, choices=AlertState.choices, default=AlertState.UNKNOWN, editable=False
     )
     consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    consecutive_successes = models.PositiveIntegerField(default=0, editable=False)
+    failing_since = models.DateTimeField(null=True, editable=False)
+    last_alerted_at = models.DateTimeField(null=True, editable=False)
     last_run_at = models.DateTimeField(null=True, editable=False)
     last_success = models.BooleanField(null=True, editable=False)
     # A crash (the check could not run, or its code raised) is a failure that
@@ -227,6 +247,31 @@ class Check(models.Model):
             project=self.project, check=self.name
         )
 
+    def maintenance_scope(self) -> dict:
+        return {"check": str(self), "project": self.project, "tags": self.tag_names()}
+
+    def in_maintenance(self, at=None) -> bool:
+        return maintenance.in_maintenance(self.maintenance_scope, at)
+
+    @staticmethod
+    def answers_passing(in_maintenance: bool) -> bool:
+        """Whether a check answers 200 to monitors whatever its result: while in
+        maintenance, if MAINTENANCE_PASSES."""
+        return in_maintenance and settings.MAINTENANCE_PASSES
+
+    def silenced_by(self, at=None) -> str | None:
+        """Why a change of this check alerts nobody now (None: it alerts). The one
+        place that decides it: each reason is one line."""
+        if self.in_maintenance(at):
+            return "maintenance"
+        return None
+
+    def alert_channels(self) -> list[Channel]:
+        """Its channels and its tags', else its project's, else the defaults."""
+        chosen = {c.pk for c in self.channels.all()}
+        chosen |= {c.pk for tag in self.tags.all() for c in tag.channels.all()}
+        return Channel.objects.for_alert(chosen, self.project)
+
     def get_info(self, overrides: dict | None = None) -> dict:
         """Telescope's description of a check, without running it (`overrides`: the
         parameters a run took from the URL)."""
@@ -262,6 +307,8 @@ class CheckRun(models.Model):
     data = models.JSONField(null=True)
     # False when success and scalar equal the previous run's: history skips it.
     is_change = models.BooleanField(default=True)
+    # Run during a maintenance window: left out of the uptime figures.
+    in_maintenance = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-started_at"]

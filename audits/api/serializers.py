@@ -61,6 +61,9 @@ class CheckResultSerializer(CheckInfoSerializer):
     data = serializers.JSONField(allow_null=True, help_text="What the check returned.")
     buglist = BugSerializer(many=True, help_text="Known bugs about the check.")
     history = HistoryPointSerializer(many=True, help_text="Its runs, equal neighbours folded.")
+    maintenance = serializers.BooleanField(
+        required=False, help_text="Present (true) while a maintenance window covers the check."
+    )
 
 
 class UptimeSerializer(serializers.Serializer):

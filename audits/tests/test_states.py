@@ -47,7 +47,7 @@ def test_previous_state_comes_from_the_database_not_the_object(make_check):
     # The row says passing (another process saw a success): a failure is a change again,
     # whatever the stale object says, and only once.
     assert states.update(stale, result(False)) == states.FAILING
-    assert states.update(stale, result(False)) is None
+    assert states.update(stale, result(False)) == states.STILL_FAILING  # no change
 
 
 @pytest.mark.django_db
