@@ -35,7 +35,7 @@ FAILING, RECOVERED, STILL_FAILING, REMINDER = "failing", "recovered", "still fai
 
 def update(check: Check, result) -> str | None:
     """Record `result` on `check`'s row; FAILING or RECOVERED when it changed,
-    STILL_FAILING when it failed again."""
+    STILL_FAILING for a failure that changed nothing."""
     last = _last(check, result)
     rows = Check.objects.filter(pk=check.pk)
     return _passed(rows, check, last) if result.success else _failed(rows, check, last)
@@ -56,8 +56,10 @@ def claim_alert(check: Check, change: str, now: datetime) -> str | None:
     not_alerted = Q(last_alerted_at__isnull=True) | Q(last_alerted_at__lt=F("failing_since"))
     failing = rows.filter(repeat_over, alert_state=AlertState.FAILING)
     if failing.filter(not_alerted).update(last_alerted_at=now):
+        check.last_alerted_at = now
         return FAILING
     if check.remind and failing.update(last_alerted_at=now):
+        check.last_alerted_at = now
         return REMINDER
     return None
 
@@ -134,4 +136,5 @@ def _failed(rows, check: Check, last: dict) -> str | None:
     if flipped:
         check.failing_since = last["last_run_at"]
         return FAILING
-    return STILL_FAILING if check.alert_state == AlertState.FAILING else None
+    # Failing already, or not yet at its threshold: claim_alert() tells them apart.
+    return STILL_FAILING
