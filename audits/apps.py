@@ -16,6 +16,13 @@ class AuditsConfig(AppConfig):
         # Check modules never import Django; they get their settings from here.
         import checks.config
         from audits import metrics  # noqa: F401
+        from audits.models import Check, Tag
+        from notifications.models import register_scope
+
+        # Maintenance windows name checks, tags and projects: these say which exist.
+        register_scope("checks", Check.unknown_paths)
+        register_scope("projects", Check.unknown_projects)
+        register_scope("tags", Tag.unknown_names)
 
         checks.config.configure(
             timeout_seconds=settings.REQUESTS_TIMEOUT_SECONDS,

@@ -45,6 +45,11 @@ class Tag(models.Model):
     def __str__(self):
         return self.name
 
+    @classmethod
+    def unknown_names(cls, names: list[str]) -> list[str]:
+        known = set(cls.objects.filter(name__in=names).values_list("name", flat=True))
+        return [n for n in names if n not in known]
+
 
 class AlertState(models.TextChoices):
     UNKNOWN = "unknown"
@@ -191,6 +196,21 @@ class Check(models.Model):
             deleted = super().delete(*args, **kwargs)
             schedules.remove([self.periodic_task_id])
         return deleted
+
+    @classmethod
+    def unknown_paths(cls, paths: list[str]) -> list[str]:
+        """Those of `paths` ("project/name") that name no check."""
+        pairs = [p.partition("/")[::2] for p in paths]
+        found = models.Q(pk__in=[])
+        for project, name in pairs:
+            found |= models.Q(project=project, name=name)
+        known = {f"{p}/{n}" for p, n in cls.objects.filter(found).values_list("project", "name")}
+        return [p for p in paths if p not in known]
+
+    @classmethod
+    def unknown_projects(cls, projects: list[str]) -> list[str]:
+        known = set(cls.objects.filter(project__in=projects).values_list("project", flat=True))
+        return [p for p in projects if p not in known]
 
     @property
     def check_module(self) -> checkmodules.CheckModule:

@@ -31,6 +31,7 @@ from django.db import transaction
 from django.db.models import Count, Min
 from django.utils import timezone
 
+from errors import alerts
 from errors.models import (
     ErrorGroup,
     HourlyCount,
@@ -66,6 +67,7 @@ def ingest(service: Service, payload: Payload, fallback_target_id: str, now=None
         _save_changed(groups.values(), before)
         stored = _store_occurrences(groups, aggregates)
         _add_hourly(increments, now)
+        alerts.after_ingest(service, [(g, *_alert_fields(before[g.pk])) for g in groups.values()])
     return IngestResult(created, sum(increments.values()), stored)
 
 
@@ -81,6 +83,11 @@ GROUP_FIELDS = [
     "severity", "total_count", "first_seen", "last_seen", "status", "resolved_at",
     "ignored_until", "regression", "error_class", "message",
 ]
+
+
+def _alert_fields(values: tuple) -> tuple[int, bool]:
+    """The total and regression flag in a group's `_values()`, for errors.alerts."""
+    return values[GROUP_FIELDS.index("total_count")], values[GROUP_FIELDS.index("regression")]
 
 
 def _values(group: ErrorGroup) -> tuple:

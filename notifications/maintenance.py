@@ -5,12 +5,8 @@ The windows that are current or to come are read once and kept in the cache
 (`CACHE_SECONDS`, and dropped when a window is saved or deleted), so that a cached
 check answer, which costs no query, can say `"maintenance": true` too. Whether a
 window is open at a moment is computed here, from its definition.
-
-The apps that own what windows cover check the names people give
-(`register_scope`): audits the checks, tags and projects, errors the services.
 """
 
-from collections.abc import Callable
 from datetime import datetime
 
 from django.core.cache import cache
@@ -21,25 +17,6 @@ from notifications.models import MaintenanceWindow
 
 CACHE_KEY = "maintenance:windows:v1"
 CACHE_SECONDS = 60
-# scope field ("checks", "tags", "projects", "services") -> names -> the unknown ones
-_validators: dict[str, Callable[[list[str]], list[str]]] = {}
-
-
-def register_scope(field: str, unknown: Callable[[list[str]], list[str]]) -> None:
-    """Let the app that owns `field`'s names say which of them do not exist."""
-    _validators[field] = unknown
-
-
-def unknown_names(window: MaintenanceWindow) -> dict[str, list[str]]:
-    """The names of `window`'s scope that no app knows, by field."""
-    found = {}
-    for field, unknown in _validators.items():
-        missing = unknown(getattr(window, field))
-        if missing:
-            found[field] = missing
-    return found
-
-
 def open_windows(at: datetime | None = None) -> list[MaintenanceWindow]:
     """The windows open at `at` (now), from the cache."""
     at = at or timezone.now()

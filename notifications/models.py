@@ -10,6 +10,7 @@ service chose; else those chosen for its project (`Channel.projects`); else the
 default channels (`Channel.is_default`). `Channel.objects.for_alert()` is that rule.
 """
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from celery.schedules import crontab as celery_crontab
@@ -21,6 +22,16 @@ from django.utils import timezone
 from foundation import durations
 
 
+# scope field ("checks", "tags", "projects", "services") -> names -> the unknown ones
+_scope_checks: dict[str, Callable[[list[str]], list[str]]] = {}
+
+
+def register_scope(field: str, unknown: Callable[[list[str]], list[str]]) -> None:
+    """Let the app that owns the names of `field` say which of them do not exist
+    (from its AppConfig.ready())."""
+    _scope_checks[field] = unknown
+
+
 class ChannelKind(models.TextChoices):
     WEBHOOK = "webhook", "Webhook (JSON, with a `text` key for Slack and Mattermost)"
     EMAIL = "email", "Email"
@@ -30,13 +41,14 @@ class ChannelKind(models.TextChoices):
 
 
 class ChannelQuerySet(models.QuerySet):
-    def for_alert(self, chosen_ids, project: str | None = None):
-        """The enabled channels of an alert: those chosen (by its check, tags or
-        service), else its project's, else the defaults."""
+    def for_alert(self, chosen_ids=(), project: str | None = None, service: str | None = None):
+        """The enabled channels of an alert: those its check or tags chose, else
+        those chosen for its project or error service, else the defaults."""
         enabled = list(self.filter(enabled=True))  # a handful of rows: one query
         chosen = [c for c in enabled if c.pk in set(chosen_ids)]
         of_project = [c for c in enabled if project and project in c.projects]
-        return chosen or of_project or [c for c in enabled if c.is_default]
+        of_service = [c for c in enabled if service and service in c.services]
+        return chosen or of_project or of_service or [c for c in enabled if c.is_default]
 
 
 class Channel(models.Model):
@@ -59,6 +71,10 @@ class Channel(models.Model):
         blank=True,
         help_text='Projects whose checks use this channel when they chose none: ["web"].',
     )
+    services = models.JSONField(
+        default=list, blank=True,
+        help_text='Error services whose alerts (new error, regression) use this channel.',
+    )
     enabled = models.BooleanField(default=True)
 
     objects = ChannelQuerySet.as_manager()
@@ -77,6 +93,7 @@ class Channel(models.Model):
         elif not self.url.startswith(("http://", "https://", "${")):
             raise ValidationError({"url": "Must be an http:// or https:// URL."})
         _name_list("projects", self.projects)
+        _name_list("services", self.services)
 
 
 class MaintenanceWindowQuerySet(models.QuerySet):
@@ -122,6 +139,13 @@ class MaintenanceWindow(models.Model):
             _name_list(field, getattr(self, field))
         if not (self.checks or self.tags or self.projects or self.services):
             raise ValidationError("Name at least one check, tag, project or service.")
+        unknown = {
+            field: f"Unknown: {', '.join(missing)}"
+            for field, check in _scope_checks.items()
+            if (missing := check(getattr(self, field)))
+        }
+        if unknown:
+            raise ValidationError(unknown)
         span = self._duration()
         if self.crontab:
             _crontab(self.crontab)

@@ -12,6 +12,8 @@ written.
     enabled = true           # optional: the rest are extensions of Telescope's format
     schedule = "5m"          # optional: own schedule (duration or crontab), audits.schedules
     failure_threshold = 3    # optional: alert after 3 failures in a row
+    recovery_threshold = 2   # optional: recovered after 2 passes in a row
+    remind = true            # optional: alert again every ALERT_REPEAT while failing
 
 `load()` returns one `CheckSpec` per check, in file order, or raises
 `foundation.config.errors.ConfigError` listing every problem as
@@ -31,7 +33,7 @@ from foundation.names import field_problems
 
 CHECK_FIELDS = (
     "description", "module", "params", "ttl", "tags", "plot", "enabled",
-    "schedule", "failure_threshold",
+    "schedule", "failure_threshold", "recovery_threshold", "remind",
 )
 
 
@@ -48,6 +50,8 @@ class CheckSpec:
     enabled: bool = True
     schedule: str = ""
     failure_threshold: int = 1
+    recovery_threshold: int = 1
+    remind: bool = False
     position: int = 0
 
     def as_toml(self) -> dict:
@@ -67,6 +71,10 @@ class CheckSpec:
             table["schedule"] = self.schedule
         if self.failure_threshold != 1:
             table["failure_threshold"] = self.failure_threshold
+        if self.recovery_threshold != 1:
+            table["recovery_threshold"] = self.recovery_threshold
+        if self.remind:
+            table["remind"] = True
         return table
 
 
@@ -143,7 +151,9 @@ def _read_check(
         plot=read(_typed, table, "plot", str, ""),
         enabled=read(_typed, table, "enabled", bool, True),
         schedule=read(_read_schedule, table),
-        failure_threshold=read(_read_threshold, table),
+        failure_threshold=read(_read_threshold, table, "failure_threshold"),
+        recovery_threshold=read(_read_threshold, table, "recovery_threshold"),
+        remind=read(_typed, table, "remind", bool, False),
         position=position,
     )
 
@@ -204,10 +214,10 @@ def _read_schedule(table: dict) -> str:
     return value
 
 
-def _read_threshold(table: dict) -> int:
-    threshold = _typed(table, "failure_threshold", int, 1)
+def _read_threshold(table: dict, name: str) -> int:
+    threshold = _typed(table, name, int, 1)
     if threshold < 1:
-        raise params.ParamError("failure_threshold", f"must be 1 or more, not {threshold}")
+        raise params.ParamError(name, f"must be 1 or more, not {threshold}")
     return threshold
 
 

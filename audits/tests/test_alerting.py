@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 import sentry_sdk
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from audits import history, runner, states
@@ -99,12 +100,22 @@ def test_maintenance_passes_answers_200_to_monitors(make_check, client, settings
 
 
 @pytest.mark.django_db
-def test_a_recurring_window_is_open_only_after_its_crontab_fires():
+def test_a_recurring_window_is_open_only_after_its_crontab_fires(make_check):
+    make_check("web", "home")
     w = MaintenanceWindow(name="nightly", crontab="0 2 * * *", duration="1h", projects=["web"])
     w.full_clean()
     day = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
     assert [w.is_active(day + timedelta(hours=h, minutes=m)) for h, m in
             [(1, 59), (2, 0), (2, 59), (3, 0)]] == [False, True, True, False]
+
+
+@pytest.mark.django_db
+def test_a_window_naming_what_does_not_exist_is_refused(make_check):
+    make_check("web", "home")
+    w = MaintenanceWindow(name="x", duration="2h", checks=["web/home", "web/nope"], tags=["t"])
+    with pytest.raises(ValidationError) as refused:
+        w.full_clean()
+    assert refused.value.message_dict == {"checks": ["Unknown: web/nope"], "tags": ["Unknown: t"]}
 
 
 @pytest.mark.django_db
