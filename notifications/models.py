@@ -135,8 +135,17 @@ class MaintenanceWindow(models.Model):
         return self.name
 
     def clean(self):
+        """Every problem at once, by field; an ad hoc silence gets its end here."""
+        problems = {}
         for field in ("checks", "tags", "projects", "services"):
-            _name_list(field, getattr(self, field))
+            _collect(problems, _name_list, field, getattr(self, field))
+        if not problems:
+            _collect(problems, self._clean_scope)
+        _collect(problems, self._clean_times)
+        if problems:
+            raise ValidationError(problems)
+
+    def _clean_scope(self) -> None:
         if not (self.checks or self.tags or self.projects or self.services):
             raise ValidationError("Name at least one check, tag, project or service.")
         unknown = {
@@ -146,13 +155,15 @@ class MaintenanceWindow(models.Model):
         }
         if unknown:
             raise ValidationError(unknown)
+
+    def _clean_times(self) -> None:
         span = self._duration()
         if self.crontab:
             _crontab(self.crontab)
             if span is None:
                 raise ValidationError({"duration": "A recurring window needs a duration."})
         elif self.ends_at is None and span is not None:
-            self.ends_at = self.starts_at + span  # a silence: from now, for this long
+            self.ends_at = self.starts_at + span  # a silence: from its start, for this long
         elif self.ends_at is None:
             raise ValidationError({"ends_at": "Give an end, a duration, or a crontab."})
         if self.ends_at is not None and self.ends_at <= self.starts_at:
@@ -210,6 +221,15 @@ def _crontab(value: str):
         return celery_crontab(minute, hour, weekday, day, month)
     except (ValueError, TypeError) as exc:
         raise ValidationError({"crontab": f"Invalid crontab: {exc}"}) from None
+
+
+def _collect(problems: dict, check, *args) -> None:
+    """Run `check(*args)`; add the ValidationError it raises to `problems`."""
+    try:
+        check(*args)
+    except ValidationError as exc:
+        for field, messages in exc.update_error_dict({}).items():
+            problems.setdefault(field, []).extend(messages)
 
 
 def _name_list(field: str, value) -> None:
