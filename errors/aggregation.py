@@ -67,7 +67,8 @@ def ingest(service: Service, payload: Payload, fallback_target_id: str, now=None
         _save_changed(groups.values(), before)
         stored = _store_occurrences(groups, aggregates)
         _add_hourly(increments, now)
-        alerts.after_ingest(service, [(g, *_alert_fields(before[g.pk])) for g in groups.values()])
+        alerts.after_ingest(service, [(g, *_alert_fields(before[g.pk])) for g in groups.values()],
+                            sum(increments.values()))
     return IngestResult(created, sum(increments.values()), stored)
 
 

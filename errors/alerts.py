@@ -1,9 +1,10 @@
 """
-Alerts of errors, through the notification channels: a new error group, or a
-regression (a resolved group that gets errors again). `aggregation.ingest` calls
-`after_ingest()` once its transaction is committed; a service in a maintenance
-window alerts nobody. The channels: those chosen for the service
-(`Channel.services`), else the default ones.
+Alerts of errors, through the notification channels: a new error group, a
+regression (a resolved group that gets errors again), or a service's error rate
+reaching its `alert_rate_per_hour` (at most one such alert an hour).
+`aggregation.ingest` calls `after_ingest()`; the alerts leave once its transaction
+is committed. A service in a maintenance window alerts nobody. The channels: those
+chosen for the service (`Channel.services`), else the default ones.
 """
 
 import logging
@@ -24,21 +25,42 @@ def unknown_services(names: list[str]) -> list[str]:
     return [n for n in names if n not in known]
 
 
-def after_ingest(service: Service, groups: list[tuple[ErrorGroup, int, bool]]) -> None:
-    """`groups`: (group, its total before, whether it was a regression before)."""
+def after_ingest(service: Service, groups: list[tuple[ErrorGroup, int, bool]], added: int) -> None:
+    """`groups`: (group, its total before, whether it was a regression before);
+    `added`: the occurrences this ingest counted."""
     news = [(g, "new error") for g, total, _ in groups if total == 0 and g.total_count > 0]
     news += [(g, "regression") for g, _, was in groups if g.regression and not was]
-    if news:
-        transaction.on_commit(lambda: _alert(service, news))
+    rate_watched = bool(added and service.alert_rate_per_hour)
+    if news or rate_watched:
+        transaction.on_commit(lambda: _alert(service, news, rate_watched))
 
 
-def _alert(service: Service, news) -> None:
+def _alert(service: Service, news, rate_watched: bool) -> None:
     if maintenance.in_maintenance({"service": service.name}):
-        logger.info("%s: %d error alerts not sent (maintenance)", service, len(news))
+        logger.info("%s: error alerts not sent (maintenance)", service)
         return
-    channels = Channel.objects.for_alert(service=service.name)
-    for group, what in news:
-        alerts.send(_notice(service, group, what), channels)
+    notices = [_notice(service, group, what) for group, what in news]
+    now = timezone.now()
+    if rate_watched:
+        rate = service.error_rate(now)
+        if rate >= service.alert_rate_per_hour and service.claim_rate_alert(now):
+            notices.append(_rate_notice(service, rate, now))
+    channels = Channel.objects.for_alert(service=service.name) if notices else []
+    for notice in notices:
+        alerts.send(notice, channels)
+
+
+def _rate_notice(service: Service, rate: int, now) -> dict:
+    title = f"{service}: {rate} errors in the last hour"
+    path = reverse("errors-service", args=[service.name])
+    event = {"message": title, "service": service.name, "state": "error rate",
+             "rate_per_hour": rate, "threshold": service.alert_rate_per_hour, "url": path}
+    return alerts.notice(
+        title=title, text=f"The threshold is {service.alert_rate_per_hour} an hour.", path=path,
+        state="error rate", severity="warning",
+        labels={"alertname": "TelescopeErrorRate", "service": service.name},
+        event=event, starts_at=now.isoformat(),
+    )
 
 
 def _notice(service: Service, group: ErrorGroup, what: str) -> dict:

@@ -49,3 +49,16 @@ def test_a_service_in_maintenance_alerts_nobody(ops, upstream):
     aggregation.ingest(Service.objects.create(name="web"), payload(1), "instance-1")
     wait_until(lambda: posted(upstream) == ["new error"])
     assert json.loads(upstream.bodies["/ops"][0])["service"] == "web"  # api's was held back
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rate_over_the_threshold_alerts_once_an_hour(ops, upstream):
+    service = Service.objects.create(name="api", alert_rate_per_hour=10)
+    aggregation.ingest(service, payload(4), "instance-1")  # a new group: 4 in the hour
+    aggregation.ingest(service, payload(12), "instance-1")  # 12 in the hour: over 10
+    aggregation.ingest(service, payload(30), "instance-1")  # still over: no second alert
+    wait_until(lambda: posted(upstream) == ["new error", "error rate"])
+    aggregation.ingest(Service.objects.create(name="web"), payload(1), "instance-1")
+    wait_until(lambda: len(posted(upstream)) == 3)  # a later alert came: none was pending
+    assert posted(upstream) == ["new error", "error rate", "new error"]
+    assert json.loads(upstream.bodies["/ops"][1])["rate_per_hour"] == 12
