@@ -156,3 +156,19 @@ def test_reordering_the_file_keeps_the_new_order(tmp_path):
     output = run(write(tmp_path, check_table("b") + check_table("a")))
     assert "2 unchanged" in output
     assert list(Check.objects.values_list("name", flat=True)) == ["b", "a"]
+
+
+@pytest.mark.django_db
+def test_alerting_fields_import_and_export_back(tmp_path):
+    run(write(tmp_path, check_table("a", failure_threshold=3, recovery_threshold=2, remind="true")))
+    check = Check.objects.get()
+    assert (check.failure_threshold, check.recovery_threshold, check.remind) == (3, 2, True)
+    out = io.StringIO()
+    call_command("export_config", stdout=out)
+    assert "recovery_threshold = 2" in out.getvalue() and "remind = true" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_recovery_threshold_under_one_is_refused(tmp_path):
+    with pytest.raises(CommandError, match="recovery_threshold: must be 1 or more, not 0"):
+        run(write(tmp_path, check_table("a", recovery_threshold=0)))
