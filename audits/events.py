@@ -90,7 +90,9 @@ def _to_channels(check, event: dict) -> None:
         text=check.description or f"{check.module} on {check}",
         path=check.get_absolute_url(),
         state=event["state"],
-        severity="info" if recovered else "critical",
+        # One severity for every notice of a check: Alertmanager identifies an alert by
+        # its labels, and a recovery must carry the failure's to resolve it.
+        severity="critical",
         labels={"alertname": "TelescopeCheckFailing", "project": check.project,
                 "check": check.name, "tags": ",".join(check.tag_names())},
         event=event,

@@ -164,3 +164,18 @@ def test_sentry_gets_one_event_per_failing_transition(make_check, upstream, sett
               for b in upstream.bodies["/api/1/envelope/"]]
     assert [e.get("message") or e.get("logentry", {}).get("message") for e in events] == [
         "proj/check is failing"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_recovery_resolves_the_alertmanager_alert_it_fired(make_check, upstream):
+    upstream.route("/api/v2/alerts")
+    check = make_check("web", "home", tags=["edge", "prod"])
+    check.channels.set([Channel.objects.create(name="am", kind="alertmanager", url=upstream.url())])
+    run(check, ok=False)
+    run(check, ok=True)
+    wait_until(lambda: upstream.hits("/api/v2/alerts") == 2)
+    (firing,), (resolved,) = (json.loads(b) for b in upstream.bodies["/api/v2/alerts"])
+    assert firing["labels"] == resolved["labels"] == {
+        "alertname": "TelescopeCheckFailing", "severity": "critical", "project": "web",
+        "check": "home", "tags": "edge,prod"}
+    assert firing["startsAt"] == resolved["startsAt"] and "endsAt" in resolved
