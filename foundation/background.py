@@ -46,6 +46,16 @@ class Task(celery.Task):
         return EagerResult(options.get("task_id"), None, states.RETRY, name=self.name)
 
 
+def cancel_waiting_retries() -> int:
+    """Drop the retries held back (tests: a retry must not outlive its test); how many."""
+    timers = list(_waiting)
+    for timer in timers:
+        timer.cancel()
+        if timer in _waiting:
+            _waiting.remove(timer)
+    return len(timers)
+
+
 def waiting_retries() -> list[tuple[str, float]]:
     """(task name, countdown in seconds) of the retries held back, oldest first."""
     return [(timer.args[0].name, timer.interval) for timer in list(_waiting)]

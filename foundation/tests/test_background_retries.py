@@ -1,5 +1,7 @@
 """Embedded mode: a task that retries waits for its countdown, as on a worker."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from celery import shared_task
 
@@ -22,13 +24,14 @@ def flaky(marker: int) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _no_attempts():
+def _no_attempts(monkeypatch):
     ATTEMPTS.clear()
+    # A pool of its own: tasks that earlier tests left running must not delay these.
+    pool = ThreadPoolExecutor(2, thread_name_prefix="test-tasks")
+    monkeypatch.setattr(background, "_pool", pool)
     yield
-    for timer in list(background._waiting):
-        if timer.args[0] is flaky:
-            timer.cancel()
-            background._waiting.remove(timer)
+    background.cancel_waiting_retries()
+    pool.shutdown(wait=False)
 
 
 def countdowns() -> list[float]:
