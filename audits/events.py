@@ -46,7 +46,9 @@ def emit(check, change: str, result) -> dict | None:
     now = timezone.now()
     if change != STILL_FAILING:
         _log(payload(check, change, result))
-    reason = check.silenced_by(now)
+    # A recovery is not silenced: those who were told of the failure hear of its end
+    # (claim_alert sends one only then).
+    reason = check.silenced_by(now) if change != RECOVERED else None
     if reason:
         if change != STILL_FAILING:
             logger.info("%s: not alerted (%s)", check, reason, extra={"reason": reason})
@@ -55,6 +57,8 @@ def emit(check, change: str, result) -> dict | None:
     if alert is None:
         return None
     event = payload(check, alert, result)
+    if change == STILL_FAILING:  # late (after a window, or ALERT_REPEAT) or a reminder
+        logger.info("%s: alerted (%s)", check, alert, extra={"state": alert})
     if alert != REMINDER:
         _to_sentry(check, event)
     _to_webhooks(event)

@@ -179,3 +179,14 @@ def test_a_recovery_resolves_the_alertmanager_alert_it_fired(make_check, upstrea
         "alertname": "TelescopeCheckFailing", "severity": "critical", "project": "web",
         "check": "home", "tags": "edge,prod"}
     assert firing["startsAt"] == resolved["startsAt"] and "endsAt" in resolved
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_recovery_during_a_window_still_ends_the_failure_that_alerted(make_check, upstream):
+    check = make_check("web", "home")
+    check.channels.set([hook(upstream)])
+    run(check, ok=False)
+    window(checks=["web/home"])
+    run(check, ok=False)  # still failing, in the window: nothing more
+    run(check, ok=True)
+    wait_until(lambda: states_posted(upstream) == ["failing", "recovered"])
