@@ -25,7 +25,11 @@ UPTIME_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": ti
 def record(pairs, scheduled_for: dict | None = None) -> list[CheckRun]:
     """Store the runs of `pairs` [(check, result)] in one insert."""
     scheduled_for = scheduled_for or {}
-    runs = [_run_of(check, result, scheduled_for.get(check.pk)) for check, result in pairs]
+    quiet = Check.in_maintenance_each([check for check, _ in pairs])
+    runs = [
+        _run_of(check, result, scheduled_for.get(check.pk), in_maintenance)
+        for (check, result), in_maintenance in zip(pairs, quiet)
+    ]
     return CheckRun.objects.bulk_create(runs)
 
 
@@ -74,7 +78,7 @@ def prune(now: datetime | None = None) -> int:
     return deleted
 
 
-def _run_of(check: Check, result, scheduled_for) -> CheckRun:
+def _run_of(check: Check, result, scheduled_for, in_maintenance: bool) -> CheckRun:
     return CheckRun(
         audit_check=check,
         started_at=datetime.fromisoformat(result.datetime),
@@ -85,7 +89,7 @@ def _run_of(check: Check, result, scheduled_for) -> CheckRun:
         scalar=result.scalar,
         data=result.data,
         is_change=(check.last_success, check.last_scalar) != (result.success, result.scalar),
-        in_maintenance=check.in_maintenance(datetime.fromisoformat(result.datetime)),
+        in_maintenance=in_maintenance,
     )
 
 

@@ -270,8 +270,15 @@ class Check(models.Model):
     def maintenance_scope(self) -> dict:
         return {"check": str(self), "project": self.project, "tags": self.tag_names()}
 
-    def in_maintenance(self, at=None) -> bool:
-        return maintenance.in_maintenance(self.maintenance_scope, at)
+    def in_maintenance(self, at=None, windows=None) -> bool:
+        """`windows`: those open at `at`, when the caller asks for many checks."""
+        return maintenance.in_maintenance(self.maintenance_scope, at, windows)
+
+    @staticmethod
+    def in_maintenance_each(checks) -> list[bool]:
+        """`in_maintenance()` of each of `checks`, reading the windows once."""
+        windows = maintenance.open_windows()
+        return [check.in_maintenance(windows=windows) for check in checks]
 
     @staticmethod
     def answers_passing(in_maintenance: bool) -> bool:

@@ -23,10 +23,11 @@ def open_windows(at: datetime | None = None) -> list[MaintenanceWindow]:
     return [w for w in _windows() if w.is_active(at)]
 
 
-def in_maintenance(scope, at: datetime | None = None) -> bool:
+def in_maintenance(scope, at: datetime | None = None, windows=None) -> bool:
     """Whether a window open at `at` covers `scope` (see `MaintenanceWindow.covers`):
-    a dict, or a callable giving it, called only when some window is open."""
-    windows = open_windows(at)
+    a dict, or a callable giving it, called only when some window is open.
+    `windows`: `open_windows(at)`, when the caller asks for many scopes at once."""
+    windows = open_windows(at) if windows is None else windows
     if not windows:
         return False
     scope = scope() if callable(scope) else scope
