@@ -13,7 +13,7 @@ from errors.models import Service
 
 COMPARED_FIELDS = (
     "endpoint", "scheme", "refresh_interval", "request_headers", "discovery", "enabled",
-    "config_dir",
+    "config_dir", "alert_rate_per_hour",
 )
 
 
