@@ -96,6 +96,10 @@ class Channel(models.Model):
         _name_list("services", self.services)
 
 
+MAX_RECURRING = timedelta(days=7)
+MAX_SILENCE = timedelta(days=366)
+
+
 class MaintenanceWindowQuerySet(models.QuerySet):
     def current_or_future(self, now: datetime | None = None):
         now = now or timezone.now()
@@ -173,9 +177,14 @@ class MaintenanceWindow(models.Model):
         if not self.duration:
             return None
         try:
-            return timedelta(seconds=durations.whole_seconds(self.duration))
+            seconds = durations.whole_seconds(self.duration, minimum=60)
         except durations.DurationError as exc:
             raise ValidationError({"duration": str(exc)}) from None
+        # A recurring window is checked minute by minute back from now: a week at most.
+        longest = MAX_RECURRING if self.crontab else MAX_SILENCE
+        if seconds > longest.total_seconds():
+            raise ValidationError({"duration": f"At most {longest.days} days."})
+        return timedelta(seconds=seconds)
 
     def is_active(self, at: datetime) -> bool:
         if at < self.starts_at or (self.ends_at is not None and at >= self.ends_at):

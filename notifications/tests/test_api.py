@@ -38,6 +38,10 @@ def test_a_silence_for_two_hours_starts_now_and_names_who_made_it(client, token)
 @pytest.mark.parametrize("body, field", [
     ({"name": "x", "duration": "2h"}, "non_field_errors"),  # covers nothing
     ({"name": "x", "projects": ["p"], "duration": "soon"}, "duration"),
+    ({"name": "x", "projects": ["p"], "duration": "30s"}, "duration"),  # under a minute
+    ({"name": "x", "projects": ["p"], "duration": "367d"}, "duration"),
+    ({"name": "x", "projects": ["p"], "duration": "99999999999999d"}, "duration"),
+    ({"name": "x", "projects": ["p"], "crontab": "0 2 * * *", "duration": "8d"}, "duration"),
     ({"name": "x", "projects": ["p"], "crontab": "0 2 * *", "duration": "1h"}, "crontab"),
     ({"name": "x", "projects": ["p"], "crontab": "0 2 * * *"}, "duration"),
     ({"name": "x", "projects": ["p"]}, "ends_at"),
