@@ -14,6 +14,7 @@ project or service included).
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 
@@ -49,6 +50,9 @@ class _Managed(viewsets.ModelViewSet):
     authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [IsStaffOrToken]
     renderer_classes = [JSONRenderer]
+    # JSON only: lists (scopes, recipients) have no one form encoding, and a form
+    # body some clients send chunked is one the development server cannot read.
+    parser_classes = [JSONParser]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     lookup_value_converter = "int"
     open_reads = False
