@@ -3,7 +3,7 @@ Where alerts go (`Channel`) and when they must not go (`MaintenanceWindow`).
 
 This app imports neither audits nor errors: they import it. So the things a window
 covers are names (`project/check`, tags, projects, error services), checked by the
-apps that own them (`maintenance.register_scope`).
+apps that own them (`register_scope`, from their AppConfig.ready()).
 
 Which channels an alert uses: the channels its check, the check's tags or its error
 service chose; else those chosen for its project (`Channel.projects`); else the
@@ -43,12 +43,19 @@ class ChannelKind(models.TextChoices):
 class ChannelQuerySet(models.QuerySet):
     def for_alert(self, chosen_ids=(), project: str | None = None, service: str | None = None):
         """The enabled channels of an alert: those its check or tags chose, else
-        those chosen for its project or error service, else the defaults."""
-        enabled = list(self.filter(enabled=True))  # a handful of rows: one query
-        chosen = [c for c in enabled if c.pk in set(chosen_ids)]
-        of_project = [c for c in enabled if project and project in c.projects]
-        of_service = [c for c in enabled if service and service in c.services]
-        return chosen or of_project or of_service or [c for c in enabled if c.is_default]
+        those chosen for its project or error service, else the defaults. A choice
+        of disabled channels is still a choice: it falls back on nothing."""
+        channels = list(self)  # a handful of rows: one query
+        for rule in (
+            lambda c: c.pk in set(chosen_ids),
+            lambda c: project is not None and project in c.projects,
+            lambda c: service is not None and service in c.services,
+            lambda c: c.is_default,
+        ):
+            selected = [c for c in channels if rule(c)]
+            if selected:
+                return [c for c in selected if c.enabled]
+        return []
 
 
 class Channel(models.Model):

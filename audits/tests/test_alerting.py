@@ -64,6 +64,17 @@ def test_channels_come_from_the_check_and_its_tags_else_project_else_default(mak
                == [1, 1, 1])
 
 
+@pytest.mark.django_db
+def test_a_check_that_chose_only_disabled_channels_does_not_fall_back_on_the_defaults(make_check):
+    Channel.objects.create(name="default", kind="slack", url="http://x", is_default=True)
+    check = make_check()
+    check.channels.set([Channel.objects.create(name="off", kind="slack", url="http://y",
+                                               enabled=False)])
+    assert check.alert_channels() == []
+    check.channels.clear()
+    assert [c.name for c in check.alert_channels()] == ["default"]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_maintenance_window_silences_the_alert_and_keeps_uptime_honest(make_check, upstream, client):
     check = make_check("web", "home")
@@ -102,9 +113,10 @@ def test_maintenance_passes_answers_200_to_monitors(make_check, client, settings
 @pytest.mark.django_db
 def test_a_recurring_window_is_open_only_after_its_crontab_fires(make_check):
     make_check("web", "home")
-    w = MaintenanceWindow(name="nightly", crontab="0 2 * * *", duration="1h", projects=["web"])
-    w.full_clean()
     day = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    w = MaintenanceWindow(name="nightly", crontab="0 2 * * *", duration="1h", projects=["web"],
+                          starts_at=day - timedelta(days=1))
+    w.full_clean()
     assert [w.is_active(day + timedelta(hours=h, minutes=m)) for h, m in
             [(1, 59), (2, 0), (2, 59), (3, 0)]] == [False, True, True, False]
 
