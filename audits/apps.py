@@ -16,8 +16,20 @@ class AuditsConfig(AppConfig):
         # Check modules never import Django; they get their settings from here.
         import checks.config
         from audits import metrics  # noqa: F401
+        from audits.api import cached
         from audits.models import Check, Tag
+        from foundation.middleware import register_cached_answers, register_public_reads
         from notifications.models import register_scope
+
+        # Monitors poll these: no session, CSRF, user nor messages on their GETs.
+        register_public_reads(
+            r"/checks", r"/checks/[^/]+", r"/checks/[^/]+/[^/]+(?:/history)?", r"/uptime/.*"
+        )
+        # The cached result of a check: answered before anything else looks at it.
+        register_cached_answers(
+            r"/checks/(?P<project>[^/]+)/(?P<name>[^/]+)", "/checks/<str:project>/<str:name>",
+            cached.answer,
+        )
 
         # Maintenance windows name checks, tags and projects: these say which exist.
         register_scope("checks", Check.unknown_paths)

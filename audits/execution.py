@@ -22,20 +22,31 @@ the process. In a check process none of this reaches the server:
 Each check process has a pipe of its own to the process that started it, as in
 Celery's prefork pool (AsynPool): billiard's plain `Pool` shares one queue lock
 between its workers, and a worker killed at its hard time limit could leave that
-lock held, after which the pool served nothing (seen under concurrent use). A
-process runs one check at a time and stays up between runs, keeping its HTTP
-keep-alive connections; at most `CHECK_PROCESSES` are started per process that
-runs checks, as they are needed. Processes are forked, so they start in
-milliseconds with the service's settings and check modules already loaded.
+lock held, after which the pool served nothing (seen under concurrent use).
+
+A check process runs up to `CHECK_PROCESS_THREADS` checks at once, each on a
+thread of its own (checks wait on the network nearly all the time), and stays up
+between runs, keeping its threads' HTTP keep-alive connections. Runs go to the
+least busy process that has room; a new process is forked only when every one is
+full, up to `CHECK_PROCESSES` per process that runs checks. So a cold project of
+200 checks runs at once in a handful of processes, where one process per check
+would fork 200. The price of sharing: a check that holds the GIL slows the
+checks running beside it in its process (never the server's), and when one run
+passes its time limit, or ends its process, its process is retired: it takes no
+new run, is killed as soon as the runs still in it are done (a run that cannot be
+stopped otherwise), and is replaced. A run in a process that died is a crash.
+Processes are forked, so they start in milliseconds with the service's settings
+and check modules already loaded.
 """
 
+import itertools
 import multiprocessing
 import os
-import queue
 import signal
 import threading
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
@@ -75,7 +86,7 @@ def call(module_path: str, params: dict, limit: float, secrets: dict | None = No
     try:
         outcome = worker.run(job, limit + KILL_GRACE_SECONDS)
     except BaseException:
-        pool.discard(worker)  # killed, dead, or its pipe in an unknown state
+        pool.retire(worker)  # stuck, dead, or its pipe in an unknown state
         raise
     pool.release(worker)
     if outcome[0] == "timeout":
@@ -85,28 +96,75 @@ def call(module_path: str, params: dict, limit: float, secrets: dict | None = No
     return outcome[1], outcome[2]
 
 
+class _Waiter:
+    """A caller waiting for the outcome of its run (None: the process died)."""
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.outcome: tuple | None = None
+
+
 class _Worker:
-    """One check process and its end of the pipe."""
+    """One check process, its end of the pipe, and the runs in flight in it: a
+    thread reads every outcome and hands it to the caller that waits for it."""
 
     def __init__(self):
         self.conn, child_conn = _context.Pipe()
         self.process = _context.Process(target=_serve, args=(child_conn,), daemon=True)
         _start(self.process)
         child_conn.close()
+        self.busy = 0  # runs lent out: the pool's to count, under its lock
+        self.retired = False
+        self.send_lock = threading.Lock()
+        self.lock = threading.Lock()
+        self.waiting: dict[int, _Waiter] = {}
+        self.dead = False
+        self.ids = itertools.count()
+        self.reader = threading.Thread(target=self._read, daemon=True,
+                                       name=f"check-process-{self.process.pid}")
+        self.reader.start()
 
     def run(self, job: tuple, wait: float) -> tuple:
+        waiter, job_id = _Waiter(), next(self.ids)
+        with self.lock:
+            if self.dead:
+                raise CheckCrash(f"The check's process died ({self._exit_reason()})")
+            self.waiting[job_id] = waiter
         try:
-            self.conn.send(job)
-            if not self.conn.poll(wait):
-                raise CheckTimeout()
-            return self.conn.recv()
-        except (EOFError, OSError) as exc:
+            with self.send_lock:
+                self.conn.send((job_id, job))
+        except (OSError, ValueError) as exc:
             raise CheckCrash(f"The check's process died ({self._exit_reason()})") from exc
+        if not waiter.done.wait(wait):
+            with self.lock:
+                self.waiting.pop(job_id, None)
+            raise CheckTimeout()
+        if waiter.outcome is None:
+            raise CheckCrash(f"The check's process died ({self._exit_reason()})")
+        return waiter.outcome
+
+    def _read(self) -> None:
+        while True:
+            try:
+                job_id, outcome = self.conn.recv()
+            except Exception:  # EOF: the process died, or was killed and its pipe closed
+                break
+            with self.lock:
+                waiter = self.waiting.pop(job_id, None)
+            if waiter is not None:  # None: its caller gave up at the time limit
+                waiter.outcome = outcome
+                waiter.done.set()
+        with self.lock:
+            self.dead = True
+            orphans, self.waiting = list(self.waiting.values()), {}
+        for waiter in orphans:
+            waiter.done.set()  # no outcome: a crash
 
     def kill(self) -> None:
         if self.process.is_alive():
             os.kill(self.process.pid, signal.SIGKILL)
         self.process.join(timeout=5)  # reaped, never left a zombie
+        self.reader.join(timeout=5)  # it sees the end of the pipe
         self.conn.close()
 
     def _exit_reason(self) -> str:
@@ -135,59 +193,86 @@ def _start(process) -> None:
 
 
 class _Pool:
-    """Up to `size` check processes, started as they are needed, each lent to one
-    caller at a time."""
+    """Up to `size` check processes, started as they are needed, each lent to up
+    to `threads` callers at a time: the least busy first."""
 
-    def __init__(self, size: int):
-        self.size = size
-        self.idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
-        self.started = 0
-        self.lock = threading.Lock()
+    def __init__(self, size: int, threads: int):
+        self.size, self.threads = size, threads
+        self.workers: list[_Worker] = []
+        self.starting = 0
+        self.changed = threading.Condition()
 
     def acquire(self, timeout: float) -> _Worker:
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while True:
+                free = [w for w in self.workers if w.busy < self.threads]
+                if free:
+                    worker = min(free, key=lambda w: w.busy)
+                    worker.busy += 1
+                    return worker
+                if len(self.workers) + self.starting < self.size:
+                    self.starting += 1
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self.changed.wait(remaining):
+                    raise CheckTimeout() from None
         try:
-            return self.idle.get_nowait()
-        except queue.Empty:
-            pass
-        with self.lock:
-            may_start = self.started < self.size
-            self.started += may_start
-        if may_start:
-            return self._start()
-        try:
-            return self.idle.get(timeout=timeout)
-        except queue.Empty:
-            raise CheckTimeout() from None
+            worker = _Worker()  # outside the lock: the others keep being served
+        finally:
+            with self.changed:
+                self.starting -= 1
+                self.changed.notify_all()
+        with self.changed:
+            worker.busy = 1
+            self.workers.append(worker)
+        return worker
 
     def release(self, worker: _Worker) -> None:
-        self.idle.put(worker)
+        with self.changed:
+            worker.busy -= 1
+            done = worker.retired and worker.busy == 0
+            self.changed.notify()
+        if done:
+            worker.kill()
 
-    def discard(self, worker: _Worker) -> None:
-        worker.kill()
-        with self.lock:
-            self.started -= 1
-
-    def _start(self) -> _Worker:
-        try:
-            return _Worker()
-        except BaseException:
-            with self.lock:
-                self.started -= 1
-            raise
+    def retire(self, worker: _Worker) -> None:
+        """No new run for `worker`: killed once the runs still in it are done, and
+        replaced (its place is free at once)."""
+        with self.changed:
+            worker.busy -= 1
+            if not worker.retired:
+                worker.retired = True
+                self.workers.remove(worker)
+            done = worker.busy == 0
+            self.changed.notify_all()
+        if done:
+            worker.kill()
 
 
 # --- In the check process -------------------------------------------------------------
 
 
 def _serve(conn) -> None:
-    """The check process: run the jobs that come down the pipe until it closes."""
+    """The check process: run the jobs that come down the pipe, each on a thread,
+    until it closes."""
     _forget_inherited_state()
+    send_lock = threading.Lock()
+
+    def run_and_answer(job_id: int, job: tuple) -> None:
+        outcome = _run(*job)
+        with send_lock:
+            conn.send((job_id, outcome))
+
+    threads = ThreadPoolExecutor(settings.CHECK_PROCESS_THREADS, thread_name_prefix="check")
     while True:
         try:
-            job = conn.recv()
+            job_id, job = conn.recv()
         except (EOFError, OSError):
-            return  # the serving process is gone: so is the reason to live
-        conn.send(_run(*job))
+            # The serving process is gone, and so is the reason to live: at once,
+            # without waiting for the threads of runs nobody waits for.
+            os._exit(0)
+        threads.submit(run_and_answer, job_id, job)
 
 
 def _forget_inherited_state() -> None:
@@ -246,7 +331,7 @@ def _get_pool() -> _Pool:
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = _Pool(settings.CHECK_PROCESSES)
+            _pool = _Pool(settings.CHECK_PROCESSES, settings.CHECK_PROCESS_THREADS)
         return _pool
 
 

@@ -8,10 +8,21 @@ they are resolved only when the check runs (see `foundation.placeholders`).
 A check keeps its own schedule (django-celery-beat's `PeriodicTask`, see
 `audits.schedules`) in step itself: on save, on delete, and through the queryset's
 bulk operations, whoever calls them (admin, import, API, shell).
+
+Likewise every change to what the API shows of a check (a save, a delete, a bulk
+update or create, its tags, a tag renamed or deleted) bumps the *definitions
+version* in the cache, whoever makes it, so that each process's copy of the
+checks in memory (`audits.definitions`) is reloaded. A run's state updates
+(`RUN_STATE_FIELDS`) leave it alone: they happen on every run.
 """
 
+import logging
+import uuid
+
 from django.conf import settings
+from django.core.cache import cache
 from django.db import models, transaction
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_variables
 
@@ -29,6 +40,44 @@ SCHEDULE_FIELDS = frozenset({"project", "name", "schedule", "enabled"})
 # read as /checks/tags/{tag}.
 URL_FORBIDDEN = "+?#% "
 URL_NAME = NameValidator(URL_FORBIDDEN)
+# What a run writes on its check (state, refresh claims): nothing the API describes,
+# so writing only these keeps the definitions version (and every process's copy).
+RUN_STATE_FIELDS = frozenset({
+    "alert_state", "consecutive_failures", "last_run_at", "last_success", "last_crashed",
+    "last_scalar", "next_refresh_at", "periodic_task", "updated",
+})
+DEFINITIONS_VERSION_KEY = "checks:definitions:version"
+
+logger = logging.getLogger(__name__)
+
+
+def definitions_version() -> str | None:
+    """The current definitions version in the cache (None: unknown, or cache down)."""
+    try:
+        return cache.get(DEFINITIONS_VERSION_KEY)
+    except Exception as exc:  # redis-py raises many types: a cache down is no error here
+        logger.warning("Cache unavailable (%s); reloading the checks", type(exc).__name__)
+        return None
+
+
+def definitions_changed(fields=None) -> None:
+    """
+    Bump the definitions version, unless only `RUN_STATE_FIELDS` of `fields` changed
+    (None: anything may have). Now, so that this process's next read sees the
+    change, and again at commit, so that a process that reloaded in between, from
+    rows not yet committed, reloads once more.
+    """
+    if fields is not None and RUN_STATE_FIELDS.issuperset(fields):
+        return
+    _bump()
+    transaction.on_commit(_bump)
+
+
+def _bump() -> None:
+    try:
+        cache.set(DEFINITIONS_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    except Exception as exc:  # the copies are checked against the cache: none to bump
+        logger.warning("Cannot bump the checks' version (%s)", type(exc).__name__)
 
 
 class Tag(models.Model):
@@ -64,9 +113,15 @@ class CheckQuerySet(models.QuerySet):
             tasks = list(self.exclude(periodic_task=None).values_list("periodic_task", flat=True))
             deleted = super().delete()
             schedules.remove(tasks)
+            definitions_changed()
         return deleted
 
     def update(self, **values):
+        rows = self._update_with_schedules(**values)
+        definitions_changed(values)  # after the rows: a reload must not read them before
+        return rows
+
+    def _update_with_schedules(self, **values):
         if SCHEDULE_FIELDS.isdisjoint(values):
             return super().update(**values)
         with transaction.atomic():
@@ -83,7 +138,13 @@ class CheckQuerySet(models.QuerySet):
             if not SCHEDULE_FIELDS.isdisjoint(fields):
                 for check in objs:
                     schedules.sync(check)
+            definitions_changed(fields)
         return rows
+
+    def bulk_create(self, objs, *args, **kwargs):
+        created = super().bulk_create(objs, *args, **kwargs)
+        definitions_changed()
+        return created
 
     def enabled(self):
         return self.filter(enabled=True)
@@ -347,3 +408,18 @@ class CheckRun(models.Model):
     def __str__(self):
         return f"{self.audit_check_id} at {self.started_at:%Y-%m-%d %H:%M:%S}"
 
+
+def _saved(sender, update_fields=None, **kwargs):
+    definitions_changed(update_fields)
+
+
+def _changed(sender, action=None, **kwargs):
+    if action in (None, "post_add", "post_remove", "post_clear"):
+        definitions_changed()
+
+
+# Signals, so that no caller can forget it: admin, import, shell, tests.
+for _model in (Check, Tag):
+    post_save.connect(_saved, sender=_model, dispatch_uid=f"definitions-saved-{_model.__name__}")
+    post_delete.connect(_changed, sender=_model, dispatch_uid=f"definitions-deleted-{_model.__name__}")
+m2m_changed.connect(_changed, sender=Check.tags.through, dispatch_uid="definitions-tags")

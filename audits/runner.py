@@ -42,6 +42,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -52,7 +53,7 @@ from django.core.cache import cache
 from django.db import DatabaseError, connections, transaction
 from django.views.decorators.debug import sensitive_variables
 
-from audits import events, execution, history, metrics, plot_value, states
+from audits import definitions, events, execution, history, metrics, plot_value, states
 from audits.checkmodules import CheckModule, ModuleError
 from audits.models import Check
 from audits.params import ParamError
@@ -79,6 +80,9 @@ class Result:
     ran: bool = field(default=False, compare=False)
     # The number at the check's plot path in `data` (None: none, or a crash).
     scalar: float | None = field(default=None, compare=False)
+    # When the result was stored in the cache for its TTL (time.time()); None when
+    # it was not (ttl = 0, a crash, the cache down): what a cached answer is tied to.
+    stored_at: float | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict:
         return {
@@ -123,14 +127,30 @@ def run_checks(checks, *, force=False, progress=None, scheduled_for=None) -> lis
     is called as each one finishes.
     """
     checks = list(checks)
-    window = max(1, min(len(checks), settings.LIMIT_GLOBAL_CONCURRENCY))
-    results: list = [None] * len(checks)
-    for done, (index, result) in enumerate(_in_window(checks, force, window), start=1):
-        results[index] = result
+    results: list = [None] * len(checks) if force else _cached_many(checks)
+    missing = [index for index, result in enumerate(results) if result is None]
+    done = len(checks) - len(missing)
+    if progress and done:
+        progress(done, len(checks))
+    window = max(1, min(len(missing), settings.LIMIT_GLOBAL_CONCURRENCY))
+    for index, result in _in_window([checks[i] for i in missing], force, window):
+        results[missing[index]] = result
+        done += 1
         if progress:
             progress(done, len(checks))
     after_runs([p for p in zip(checks, results) if p[1].ran], scheduled_for)
     return results
+
+
+def _cached_many(checks: list) -> list[Result | None]:
+    """The fresh cached results of `checks`, in one cache call (None: none)."""
+    jobs = [job_of(check) for check in checks]
+    keys = [job.key for job in jobs if isinstance(job, Job) and job.check.get_ttl() > 0]
+    entries = _cache_call("get_many", keys) or {} if keys else {}
+    return [
+        _from_entry(entries.get(job.key), since=None) if isinstance(job, Job) else None
+        for job in jobs
+    ]
 
 
 def _in_window(checks: list, force: bool, window: int):
@@ -151,6 +171,7 @@ def after_runs(pairs, scheduled_for: dict | None = None) -> None:
         return
     try:
         with transaction.atomic():  # one transaction, not one per statement
+            pairs = _own_rows(pairs)
             history.record(pairs, scheduled_for)
             # Rows in id order: concurrent batches then never lock them crosswise.
             changes = states.update_many(sorted(pairs, key=lambda pair: pair[0].pk))
@@ -163,6 +184,41 @@ def after_runs(pairs, scheduled_for: dict | None = None) -> None:
             events.emit(check, change, results[check.pk])
         except Exception:  # an alert channel down must not fail the answer
             logger.exception("Could not send the event of %s", check)
+
+
+def _own_rows(pairs):
+    """`pairs` with the shared copies of checks (`audits.definitions`) replaced by
+    their rows, read now: the history compares a run with the last one stored, and
+    the state is written on the check, which no other thread may see half done."""
+    shared = {check.pk for check, _ in pairs if definitions.MEMO in check.__dict__}
+    if not shared:
+        return pairs
+    rows = {
+        row["pk"]: row
+        for row in Check.objects.filter(pk__in=shared).values("pk", *RUN_STATE_READ)
+    }
+    own = []
+    for check, result in pairs:
+        if check.pk in shared:
+            if check.pk not in rows:
+                continue  # deleted meanwhile: nothing to store
+            check = _copy_with(check, rows[check.pk])
+        own.append((check, result))
+    return own
+
+
+# What the history and the state of a run compare with: read from the row.
+RUN_STATE_READ = ("alert_state", "consecutive_failures", "last_run_at", "last_success",
+                  "last_crashed", "last_scalar")
+
+
+def _copy_with(check: Check, row: dict) -> Check:
+    """A private copy of a shared check, with the run state of its row."""
+    copy = Check.__new__(Check)
+    copy.__dict__.update(check.__dict__)
+    del copy.__dict__[definitions.MEMO]
+    copy.__dict__.update((name, row[name]) for name in RUN_STATE_READ)
+    return copy
 
 
 def cache_key(check: Check, params: dict) -> str:
@@ -207,16 +263,12 @@ def read_many(since: dict[str, float]) -> dict[str, Result]:
 
 @_hide_resolved
 def _result_of(check: Check, force: bool, overrides: dict | None, defer=False) -> Result | Job:
-    secrets: dict[str, str] = {}
-    try:
-        module = check.check_module
-        params = check.runtime_params(overrides, secrets, module=module)
-    except (ParamError, ModuleError, placeholders.MissingVariable) as exc:
+    job = job_of(check, overrides)
+    if isinstance(job, Exception):
         # A check that cannot run is a crashed run like any other (history, state,
         # alert), never cached: fixing the config or environment fixes the next run.
-        crash = _record(check, None, _now(), 0, False, f"Cannot run the check: {exc}", True)
+        crash = _record(check, None, _now(), 0, False, f"Cannot run the check: {job}", True)
         return replace(crash, ran=True)
-    job = Job(check, module, params, secrets, cache_key(check, params), check.get_plot_path(module))
     if not force and check.get_ttl() > 0:
         cached = _read(job.key, since=None)
         if cached:
@@ -226,6 +278,29 @@ def _result_of(check: Check, force: bool, overrides: dict | None, defer=False) -
     if not settings.CACHE_LOCK_ENABLED:
         return _run_and_store(job)
     return _run_locked(job)
+
+
+def job_of(check: Check, overrides: dict | None = None) -> Job | Exception:
+    """The `Job` of a run of `check`, or why it cannot run (the exception). Derived once per
+    version for a shared copy without overrides nor placeholders: neither its
+    parameters nor the environment then change what it resolves to."""
+    memo = check.__dict__.get(definitions.MEMO)
+    if memo and not overrides and "job" in memo:
+        return memo["job"]  # the hot path of cached answers: nothing else to do
+    if overrides or placeholders.contains(check.params):
+        return _new_job(check, overrides)
+    return definitions.memoized(check, "job", lambda: _new_job(check, None))
+
+
+@_hide_resolved
+def _new_job(check: Check, overrides: dict | None) -> Job | Exception:
+    secrets: dict[str, str] = {}
+    try:
+        module = check.check_module
+        params = check.runtime_params(overrides, secrets, module=module)
+    except (ParamError, ModuleError, placeholders.MissingVariable) as exc:
+        return exc
+    return Job(check, module, params, secrets, cache_key(check, params), check.get_plot_path(module))
 
 
 def _run_in_worker(check: Check, force: bool) -> Result:
@@ -269,7 +344,8 @@ def _from_entry(entry: dict | None, since: float | None) -> Result | None:
         return None
     if since is not None and entry["stored_at"] < since:
         return None
-    return Result(**{**entry["result"], "ran": False})
+    stored_at = None if entry["shared_only"] else entry["stored_at"]
+    return Result(**{**entry["result"], "ran": False}, stored_at=stored_at)
 
 
 @_hide_resolved
@@ -278,14 +354,30 @@ def _run_and_store(job: Job) -> Result:
     ttl = job.check.get_ttl()
     cacheable = ttl > 0 and not result.crashed
     entry = {
-        # No scalar (only the run's own history and state use it): the cached form
+        # No scalar nor stored_at (only this caller uses them): the cached form
         # stays the one older processes sharing this cache (a rolling deploy) read.
-        "result": {k: v for k, v in asdict(result).items() if k != "scalar"},
+        "result": {k: v for k, v in asdict(result).items() if k not in ("scalar", "stored_at")},
         "stored_at": time.time(),
         "shared_only": not cacheable,
     }
     _cache_call("set", job.key, entry, timeout=ttl if cacheable else SHARED_SECONDS)
-    return replace(result, ran=True)
+    # After the result: a reader that saw the old generation re-renders for nothing,
+    # never keeps an answer of the old result under the new generation.
+    _cache_call("set_many", dict.fromkeys(generation_keys(job.check), uuid.uuid4().hex),
+                timeout=None)
+    return replace(result, ran=True, stored_at=entry["stored_at"] if cacheable else None)
+
+
+def generation_keys(check: Check) -> list[str]:
+    """The cache keys that change with every result stored for a check of its
+    project, or of each of its tags: what a cached answer for a project or tags
+    (`audits.api.cached`) checks it still holds the results of."""
+    return [f"generation:project:{check.project}",
+            *(f"generation:tag:{tag}" for tag in _tag_names(check))]
+
+
+def _tag_names(check: Check) -> list[str]:
+    return definitions.memoized(check, "tags", check.tag_names)
 
 
 def _cache_call(method: str, *args, **kwargs):
@@ -352,7 +444,7 @@ def _record(check, plot_path, started_at, duration, success, data, crashed) -> R
             "time": started_at,
             "project": check.project,
             "check": check.name,
-            "tags": check.tag_names(),
+            "tags": _tag_names(check),
             "success": success,
             "data": json.dumps(data),
             "plot": scalar,

@@ -1,54 +1,55 @@
 #!/usr/bin/env python
 """
-Benchmark of the checks API, served the way production serves it (gunicorn).
+Benchmark of the checks API against another implementation of it (upstream
+Telescope), side by side, in one run, on 127.0.0.1.
 
-    .venv/bin/python bench/bench_checks.py [--checks 200] [--connections 32]
-        [--duration 10] [--concurrency N] [--workers W] [--threads T]
-        [--cold-runs 5] [--client auto|wrk|python] [--gunicorn-args ARGS] [--keep]
+    .venv/bin/python bench/bench_checks.py [--compare-cmd COMMAND] [--rounds 5]
+        [--checks 200] [--connections 32] [--duration 10] [--warm-requests 20]
+        [--env NAME=VALUE ...] [--client auto|wrk|python] [--force] [--keep]
 
-What it does, all on 127.0.0.1 and in a temporary folder (removed at the end):
+What it does:
 
-1. starts an *upstream*: a thread-per-connection HTTP server whose every answer
-   is `200 {"status": "ok"}` (JSON) after 100 ms, as a slow `__heartbeat__`;
-2. creates a SQLite database (`manage.py migrate`), and imports a generated
-   `config.toml` of `--checks` `checks.core.heartbeat` checks per project
-   (`[checks.bench.hb-<i>]`, then `bench-2`, `bench-3`... for the repeated cold
-   runs), all pointing at the upstream;
-3. starts `gunicorn telescope_site.wsgi:application --workers W --threads T` with
-   DEBUG=false, SECRET_KEY, ALLOWED_HOSTS=127.0.0.1, LOG_LEVEL=WARNING and
-   DATABASE_URL, and waits for `/__lbheartbeat__`;
-4. **cold run**: times `GET /checks/bench` (nothing cached: every check calls the
-   upstream), checks the status is 200 with `--checks` successful results, and
-   repeats on `bench-2`, `bench-3`... (each is cold too). It does so with the
-   default limits (LIMIT_GLOBAL_CONCURRENCY=32: 200 checks run 32 at a time, so
-   the floor is 7 x 100 ms = 0.7 s), then restarts the service with
-   LIMIT_GLOBAL_CONCURRENCY=N (`--concurrency`, default: `--checks`) and, when N
-   is over its default of 128, once more with LIMIT_REQUEST_CONCURRENCY=N too
-   (the process-wide cap on outbound requests in flight), so that the last run
-   shows what the runner itself can do. The floor is 100 ms (one upstream
-   answer); the aim is 0.25 s or less;
-5. **cached run**: `GET /checks/bench/hb-0`, already cached, from a second process
-   over `--connections` keep-alive connections for `--duration` seconds (after a
-   2 s warm-up that is not counted, which also fills the cache of every worker):
-   requests per second, p50 and p99 latency. The load generator is `wrk` when it
-   is installed (`apt-get install wrk`), else a Python client (http.client, one
-   thread per connection, spread over 2 processes); `--client` picks one.
+1. starts an *upstream*: a thread-per-connection HTTP server in this process
+   whose every answer is `200 {"status": "ok"}` (JSON) after 100 ms, as a slow
+   `__heartbeat__`;
+2. writes one `config.toml` in Telescope's format: projects `bench` (for the
+   cached figures), `warmup` and `cold-1` ... `cold-N` (one per round), each of
+   `--checks` `checks.core.heartbeat` checks of the upstream, `ttl = 3600` so
+   that nothing expires during the run;
+3. starts **this service** with the production command of the README (the
+   Dockerfile's: `gunicorn telescope_site.wsgi:application --workers 1
+   --threads 16`), on a SQLite database migrated and loaded with
+   `manage.py import_config` of that file; with `--compare-cmd`, starts **the
+   other** with that shell command, in its own session, with the same
+   environment: `CONFIG_FILE` (the file), `HOST=127.0.0.1`, `PORT` (a free port;
+   `{port}` and `{config}` in the command are replaced too), `LOG_LEVEL=WARNING`,
+   `BUGTRACKER_URL=` (nothing leaves 127.0.0.1) and each `--env`; and starts the
+   **limit**: a minimal WSGI app (`minimal_app` below, answering the bytes of the
+   service's cached answer) served by the same gunicorn command;
+4. warms each side up (`GET /checks/warmup`: every check module imported, the
+   check processes and HTTP connections of each side started), then runs
+   `--rounds` rounds, each measuring the sides one after the other (A, B, limit;
+   A, B, limit; ...):
+   * **cold project**: `GET /checks/cold-<round>`, nothing cached, every check
+     calls the upstream: seconds from connecting to the last byte; the answer
+     must be 200 with `--checks` passing results. Limit: the upstream's delay;
+   * **warm project**: `GET /checks/bench`, every result cached: the median of
+     `--warm-requests` sequential requests on one keep-alive connection;
+   * **cached single check**: `GET /checks/bench/hb-0` over `--connections`
+     keep-alive connections for `--duration` seconds, after a 2 s warm-up:
+     requests/s, p50, p99; and the **server CPU per request**: the CPU time of
+     every process of the side's session (from /proc) over the run, divided by
+     the requests. Limit: the minimal WSGI app.
 
-Beside each figure it prints what explains it: the CPU time gunicorn used (from
-/proc: a cold run whose CPU time is close to its wall time is CPU-bound, not
-waiting for the upstream), how many upstream requests were in flight at most and
-over how long they were sent (200 at once in ~0 s is the ideal), the service's CPU
-per cached request, and the share of the machine's CPU that *other* processes used
-meanwhile (over 5%: the figures are low, run again on a quiet machine).
+The load generator is `wrk` when installed (`apt-get install wrk`), else a
+Python client (http.client, one thread per connection, 2 processes); both send
+`Accept: application/json` (Telescope answers 406 without an `Accept`).
 
-The default cache is local to each gunicorn worker: a cold run happens in the one
-worker that received it, and with several workers each fills its own cache. The
-upstream, the service and the load generator share this machine's CPUs.
-`--gunicorn-args '--config python:telescope_site.gunicorn_conf'` serves as
-`manage.py serve` does (with the embedded scheduler, when that file exists).
-
-Stopping (Ctrl-C included) stops gunicorn and the upstream. Exit status: 0 when
-every response was as expected, 1 otherwise.
+It prints each figure of each round, then the medians of both sides, their
+ratio and the limit beside them. Before starting, it refuses to run when the
+1-minute load average is above 1.5 (anything else running on a 2-core machine
+skews every figure), unless `--force`; it prints the share of the CPU that other
+processes used meanwhile. Exit status: 0 when every answer was as expected.
 """
 
 import argparse
@@ -72,17 +73,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 UPSTREAM_DELAY = 0.1
 UPSTREAM_BODY = json.dumps({"status": "ok"}).encode()
-PROJECT = "bench"
+CACHED_PROJECT = "bench"
 WARMUP_SECONDS = 2
-# Settings of the service that would change what is measured if the caller's
-# environment had them: the benchmark always starts from the service's defaults.
+MAX_LOAD = 1.5
+ACCEPT = {"Accept": "application/json"}
+# The production command of the README (and the Dockerfile), on a free port.
+PRODUCTION_ARGS = ("--workers", "1", "--threads", "16")
+# Settings that would change what is measured if the caller's environment had
+# them: both sides start from their defaults, plus --env.
 SERVICE_VARIABLES = (
     "REDIS_URL", "LIMIT_GLOBAL_CONCURRENCY", "LIMIT_REQUEST_CONCURRENCY",
     "DEFAULT_TTL", "CACHE_LOCK_ENABLED", "CHECK_TIMEOUT_SECONDS", "SENTRY_DSN",
     "REQUESTS_TIMEOUT_SECONDS", "REQUESTS_CONNECT_TIMEOUT_SECONDS",
     "REQUESTS_MAX_RETRIES", "DEFAULT_REQUEST_HEADERS", "LOG_FORMAT",
     "REFRESH_SECRET", "SECURE_SSL_REDIRECT", "CELERY_BROKER_URL", "REFRESH_AHEAD",
-    "EMBEDDED_WORKERS", "WEBHOOK_URLS", "BUGTRACKER_API_KEY",
+    "EMBEDDED_WORKERS", "WEBHOOK_URLS", "BUGTRACKER_API_KEY", "CHECK_PROCESSES",
+    "HISTORY_PROJECT_ID", "CONFIG_FILE", "HOST", "PORT", "DATABASE_URL",
 )
 
 
@@ -170,7 +176,7 @@ class _UpstreamServer(ThreadingHTTPServer):
     request_queue_size = 1024  # 200 connections at once must not wait for SYN retries
 
 
-# --- The service under test -------------------------------------------------------
+# --- The sides: this service, the other, the limit ----------------------------------
 
 
 def free_port() -> int:
@@ -179,20 +185,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def service_env(database_url: str, extra: dict | None = None) -> dict:
+def base_env(config: Path, port: int, extra: dict) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
     env.update(
-        DEBUG="false",
-        SECRET_KEY="bench-secret-key-not-for-production-0123456789abcdef",
-        ALLOWED_HOSTS="127.0.0.1",
-        LOG_LEVEL="WARNING",
-        DATABASE_URL=database_url,
-        # Nothing may leave 127.0.0.1: no Bugzilla sync (its default is the real one).
-        BUGTRACKER_URL="",
-        PYTHONUNBUFFERED="1",
+        CONFIG_FILE=str(config), HOST="127.0.0.1", PORT=str(port), LOG_LEVEL="WARNING",
+        BUGTRACKER_URL="", PYTHONUNBUFFERED="1",
     )
-    env.update({k: str(v) for k, v in (extra or {}).items()})
+    env.update(extra)
     return env
+
+
+def service_env(env: dict, database_url: str) -> dict:
+    return {
+        **env,
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": database_url,
+    }
 
 
 def manage(env: dict, *args: str) -> str:
@@ -213,77 +223,72 @@ def write_config(path: Path, projects: list[str], checks: int, url: str) -> None
                 'module = "checks.core.heartbeat"',
                 f'params.url = "{url}"',
                 "params.expected_status = 200",
+                "ttl = 3600",
                 "",
             ]
     path.write_text("\n".join(lines))
 
 
-def gunicorn_command() -> list[str]:
+def gunicorn_command(app: str, port: int) -> list[str]:
     script = Path(sys.executable).parent / "gunicorn"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "gunicorn"]
+    gunicorn = [str(script)] if script.exists() else [sys.executable, "-m", "gunicorn"]
+    return [*gunicorn, app, "--bind", f"127.0.0.1:{port}", *PRODUCTION_ARGS]
 
 
-class Service:
-    """gunicorn, started as production does, stopped by its pid."""
+class Side:
+    """A server started by a command in its own session, stopped by its process
+    group; its CPU time is that of every process of the session."""
 
-    def __init__(self, workers: int, threads: int, env: dict, log_path: Path,
-                 extra_args: list[str] = ()):
-        self.workers, self.threads, self.env = workers, threads, env
-        self.extra_args = list(extra_args)
-        self.log_path = log_path
-        self.port = free_port()
+    def __init__(self, label: str, command, env: dict, port: int, log_path: Path,
+                 cwd: Path = ROOT):
+        self.label, self.command, self.env, self.port = label, command, env, port
+        self.log_path, self.cwd = log_path, cwd
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30) -> "Service":
-        command = gunicorn_command() + [
-            "telescope_site.wsgi:application",
-            "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(self.workers),
-            "--threads", str(self.threads),
-            *self.extra_args,
-        ]
+    def start(self, timeout: float = 60) -> "Side":
         self.log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C is ours to handle: we stop it cleanly
+            self.command, cwd=self.cwd, env=self.env, stdout=self.log,
+            stderr=subprocess.STDOUT, shell=isinstance(self.command, str),
+            start_new_session=True,  # its own process group: stopped as one
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise BenchError(f"gunicorn exited ({self.process.returncode}):\n{self.log_tail()}")
+                raise BenchError(f"{self.label} exited ({self.process.returncode}):\n"
+                                 f"{self.log_tail()}")
             try:
-                status, _, _ = get(self.port, "/__lbheartbeat__", timeout=2)
-                if status == 200:
-                    return self
+                get(self.port, "/__lbheartbeat__", timeout=2)
+                return self
             except OSError:
-                pass
-            time.sleep(0.1)
-        raise BenchError(f"gunicorn did not answer within {timeout} s:\n{self.log_tail()}")
+                time.sleep(0.1)
+        raise BenchError(f"{self.label} did not answer within {timeout} s:\n{self.log_tail()}")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # graceful: workers finish
             try:
+                os.killpg(self.process.pid, signal.SIGTERM)
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+            except ProcessLookupError:
+                pass
         self.process = None
         if getattr(self, "log", None):
             self.log.close()
 
-    def cpu_seconds(self) -> float | None:
-        """CPU time used so far by gunicorn's master and workers (Linux /proc)."""
-        try:
-            pid = self.process.pid
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            total = 0
-            for each in [pid, *children]:
-                fields = Path(f"/proc/{each}/stat").read_text().rpartition(")")[2].split()
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the processes of this side's session."""
+        session, total = self.process.pid, 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rpartition(")")[2].split()
+            except OSError:
+                continue  # ended meanwhile
+            if int(fields[3]) == session:  # session id
                 total += int(fields[11]) + int(fields[12])  # utime, stime
-            return total / os.sysconf("SC_CLK_TCK")
-        except (OSError, ValueError, IndexError, AttributeError):
-            return None
+        return total / os.sysconf("SC_CLK_TCK")
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -292,12 +297,22 @@ class Service:
             return ""
 
 
+def minimal_app(environ, start_response):
+    """The limit: what the same gunicorn command serves with no work at all."""
+    start_response("200 OK", [("Content-Type", "application/json"),
+                               ("Content-Length", str(len(MINIMAL_BODY)))])
+    return [MINIMAL_BODY]
+
+
+MINIMAL_BODY = Path(os.environ.get("BENCH_MINIMAL_BODY", "/dev/null")).read_bytes() or b"{}"
+
+
 def get(port: int, path: str, timeout: float = 60) -> tuple[int, bytes, float]:
     """(status, body, seconds from connecting to the last byte), new connection."""
     started = time.perf_counter()
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        connection.request("GET", path, headers={"Accept": "application/json"})
+        connection.request("GET", path, headers=ACCEPT)
         response = connection.getresponse()
         body = response.read()
     finally:
@@ -305,15 +320,8 @@ def get(port: int, path: str, timeout: float = 60) -> tuple[int, bytes, float]:
     return response.status, body, time.perf_counter() - started
 
 
-# --- Cold runs --------------------------------------------------------------------
-
-
-def cold_run(service: Service, upstream: Upstream, project: str, checks: int) -> dict:
-    upstream.counters()
-    cpu_before = service.cpu_seconds()
-    status, body, seconds = get(service.port, f"/checks/{project}")
-    cpu_after = service.cpu_seconds()
-    hits, peak, spread, connections = upstream.counters()
+def expect_results(side: Side, path: str, status: int, body: bytes, checks: int) -> None:
+    """Raise unless `body` is a 200 list of `checks` passing results."""
     problems = []
     if status != 200:
         problems.append(f"status {status}")
@@ -323,151 +331,69 @@ def cold_run(service: Service, upstream: Upstream, project: str, checks: int) ->
         results = None
         problems.append(f"body is not JSON: {body[:200]!r}")
     if isinstance(results, list):
-        failed = [r.get("name") for r in results if r.get("success") is not True]
+        failed = [r for r in results if r.get("success") is not True]
         if len(results) != checks:
             problems.append(f"{len(results)} results instead of {checks}")
         if failed:
-            problems.append(f"{len(failed)} failed (e.g. {failed[0]}: "
-                            f"{next(r['data'] for r in results if r['name'] == failed[0])!r:.200})")
+            problems.append(f"{len(failed)} failed (e.g. {failed[0].get('name')}: "
+                            f"{failed[0].get('data')!r:.200})")
     elif results is not None:
         problems.append(f"not a list: {body[:200]!r}")
     if problems:
-        raise BenchError(f"GET /checks/{project}: " + "; ".join(problems))
-    cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
-    return {"seconds": seconds, "upstream_requests": hits, "upstream_peak": peak,
-            "upstream_spread": spread, "upstream_connections": connections,
-            "service_cpu": cpu}
+        raise BenchError(f"{side.label}: GET {path}: " + "; ".join(problems))
 
 
-def cold_runs(args, label, env_extra, database_url, tmp, upstream) -> dict:
-    env = service_env(database_url, env_extra)
-    service = Service(args.workers, args.threads, env, tmp / "gunicorn.log",
-                      shlex.split(args.gunicorn_args))
-    print(f"\n== cold GET /checks/{{project}}, {label}")
-    service.start()
+# --- The figures ------------------------------------------------------------------
+
+
+def cold(side: Side, project: str, checks: int) -> float:
+    path = f"/checks/{project}"
+    status, body, seconds = get(side.port, path)
+    expect_results(side, path, status, body, checks)
+    return seconds
+
+
+def warm(side: Side, checks: int, requests: int) -> float:
+    """Median seconds of sequential GET /checks/bench on one keep-alive connection."""
+    path = f"/checks/{CACHED_PROJECT}"
+    connection = http.client.HTTPConnection("127.0.0.1", side.port, timeout=60)
+    seconds = []
     try:
-        warm_process(service)
-        runs = []
-        for project in projects(args.cold_runs):
-            run = cold_run(service, upstream, project, args.checks)
-            runs.append(run)
-            print(f"   GET /checks/{project:<9} {run['seconds']:6.3f} s   "
-                  f"service CPU {fmt_seconds(run['service_cpu'])}   "
-                  f"upstream: {run['upstream_requests']} requests "
-                  f"({run['upstream_connections']} new connections), at most "
-                  f"{run['upstream_peak']} at once, sent over {run['upstream_spread']:.3f} s")
-        cached = None
-        if env_extra == {}:
-            cached = cached_run(args, service, upstream)
-        return {"label": label, "runs": runs, "cached": cached}
+        for _ in range(requests + 1):  # the first one fills what is cached
+            started = time.perf_counter()
+            connection.request("GET", path, headers=ACCEPT)
+            response = connection.getresponse()
+            body = response.read()
+            seconds.append(time.perf_counter() - started)
+            expect_results(side, path, response.status, body, checks)
     finally:
-        service.stop()
+        connection.close()
+    return statistics.median(seconds[1:])
 
 
-def warm_process(service: Service) -> None:
-    """Imports and first-request costs out of the way (nothing is run or cached):
-    `GET /checks` loads the check module of every check."""
-    for _ in range(service.workers * 2):
-        status, body, _ = get(service.port, "/checks")
-        if status != 200:
-            raise BenchError(f"GET /checks answered {status}: {body[:200]!r}")
-
-
-def fmt_seconds(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f} s"
-
-
-def machine_busy(seconds: float = 1.0) -> float | None:
-    """Share of the machine's CPU busy over `seconds` before the benchmark (0..1),
-    from /proc/stat: other work on a 2-core machine skews every figure."""
-    def sample():
-        fields = [int(n) for n in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-        idle = fields[3] + fields[4]  # idle, iowait
-        return sum(fields[:8]), idle
-
-    try:
-        total_before, idle_before = sample()
-        time.sleep(seconds)
-        total_after, idle_after = sample()
-    except (OSError, ValueError, IndexError):
-        return None
-    total = total_after - total_before
-    return 1 - (idle_after - idle_before) / total if total else None
-
-
-class ForeignLoad:
-    """CPU time used on the machine by processes other than this benchmark's own
-    (this script, gunicorn, wrk, manage.py), from /proc/stat and os.times():
-    another test suite running meanwhile makes every figure worse."""
-
-    def __init__(self):
-        self.start = self._sample()
-
-    @staticmethod
-    def _sample():
-        try:
-            fields = [int(n) for n in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-        except (OSError, ValueError):
-            return None
-        busy = (fields[0] + fields[1] + fields[2]) / os.sysconf("SC_CLK_TCK")  # user nice system
-        ours = os.times()
-        return busy, ours.user + ours.system + ours.children_user + ours.children_system, time.monotonic()
-
-    def share(self) -> float | None:
-        """Share of the machine (all CPUs) used by others since the start; valid
-        once every child process has been waited for."""
-        end = self._sample()
-        if self.start is None or end is None:
-            return None
-        busy, ours, elapsed = (e - s for e, s in zip(end, self.start))
-        return max(0.0, busy - ours) / (elapsed * (os.cpu_count() or 1))
-
-
-def projects(count: int) -> list[str]:
-    return [PROJECT] + [f"{PROJECT}-{i}" for i in range(2, count + 1)]
-
-
-# --- Cached run: a load generator in a second process -----------------------------
-
-
-def cached_run(args, service: Service, upstream: Upstream) -> dict:
-    path = f"/checks/{PROJECT}/hb-0"
-    url = f"http://127.0.0.1:{service.port}{path}"
-    status, body, _ = get(service.port, path)  # cached by the cold run's worker
-    if status != 200 or json.loads(body).get("success") is not True:
-        raise BenchError(f"GET {path} answered {status}: {body[:200]!r}")
-    client = args.client
-    if client == "auto":
-        client = "wrk" if shutil.which("wrk") else "python"
-    print(f"\n== cached GET {path}: {args.connections} keep-alive connections, "
-          f"{args.duration:g} s, client {client} (after a {WARMUP_SECONDS} s warm-up)")
-    load = load_wrk if client == "wrk" else load_python
-    load(url, args.connections, WARMUP_SECONDS)  # fills every worker's cache
+def cached(side: Side, args, upstream: "Upstream") -> dict:
+    url = f"http://127.0.0.1:{side.port}/checks/{CACHED_PROJECT}/hb-0"
+    load = load_wrk if args.client == "wrk" else load_python
+    load(url, args.connections, WARMUP_SECONDS)
     upstream.counters()
-    cpu_before = service.cpu_seconds()
+    cpu_before = side.cpu_seconds()
     figures = load(url, args.connections, args.duration)
-    cpu_after = service.cpu_seconds()
-    figures["client"] = client
+    cpu = side.cpu_seconds() - cpu_before
+    figures["cpu_ms"] = cpu * 1000 / figures["requests"] if figures["requests"] else None
     figures["upstream_requests"] = upstream.counters()[0]
-    figures["cpu_ms_per_request"] = (
-        (cpu_after - cpu_before) * 1000 / figures["requests"]
-        if cpu_before is not None and cpu_after is not None and figures["requests"] else None
-    )
-    per_request = figures["cpu_ms_per_request"]
-    print(f"   {figures['requests']} requests, {figures['rps']:.0f} requests/s, "
-          f"p50 {figures['p50_ms']:.2f} ms, p99 {figures['p99_ms']:.2f} ms, "
-          f"errors {figures['errors']}; service CPU per request "
-          + (f"{per_request:.2f} ms" if per_request is not None else "n/a")
-          + f"; upstream requests {figures['upstream_requests']}")
     if figures["errors"]:
-        raise BenchError(f"the cached run had {figures['errors']} errors or non-2xx answers")
+        raise BenchError(f"{side.label}: the cached run had {figures['errors']} errors "
+                         "or non-2xx answers")
     return figures
+
+
+# --- Load generators: wrk, or a Python client in a second process ----------------
 
 
 def load_wrk(url: str, connections: int, duration: float) -> dict:
     threads = max(1, min(4, connections))
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s",
-               "--latency", url]
+               "--latency", "-H", "Accept: application/json", url]
     done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60)
     if done.returncode != 0:
         raise BenchError(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
@@ -560,7 +486,7 @@ def _client_process(url, connections, start_at, duration, queue):
         while time.perf_counter() < deadline:
             sent = time.perf_counter()
             try:
-                connection.request("GET", parts.path)
+                connection.request("GET", parts.path, headers=ACCEPT)
                 response = connection.getresponse()
                 response.read()
                 if response.status != 200:
@@ -593,107 +519,194 @@ def percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
-# --- Report -----------------------------------------------------------------------
+# --- Rounds and report ------------------------------------------------------------
+
+FIGURES = (
+    # (key, title, unit, scale, higher is better)
+    ("rps", "cached GET /checks/bench/hb-0, requests/s", "", 1, True),
+    ("p50_ms", "  p50", "ms", 1, False),
+    ("p99_ms", "  p99", "ms", 1, False),
+    ("cpu_ms", "server CPU per cached request", "ms", 1, False),
+    ("cold", "cold GET /checks/cold-N ({checks} checks)", "s", 1, False),
+    ("warm", "warm GET /checks/bench ({checks} cached)", "ms", 1000, False),
+)
 
 
-def report(args, outcomes: list[dict], foreign: float | None) -> None:
-    print("\n" + "=" * 78)
-    print(f"Telescope checks API benchmark: {args.checks} heartbeat checks, upstream "
-          f"answering after {UPSTREAM_DELAY * 1000:.0f} ms")
-    print(f"gunicorn --workers {args.workers} --threads {args.threads}, "
-          f"{os.cpu_count()} CPUs, cache: local memory (per worker)")
-    print(f"\nCold GET /checks/{PROJECT} ({args.checks} checks; floor 0.100 s, aim <= 0.250 s)")
-    print(f"  {'configuration':<50} {'first':>7} {'median':>7}  {'CPU':>6}  in flight")
-    for outcome in outcomes:
-        runs = outcome["runs"]
-        seconds = [run["seconds"] for run in runs]
-        cpu = [run["service_cpu"] for run in runs if run["service_cpu"] is not None]
-        print(f"  {outcome['label']:<50} {seconds[0]:6.3f}s {statistics.median(seconds):6.3f}s  "
-              f"{(f'{statistics.median(cpu):5.2f}s' if cpu else '   n/a')}  "
-              f"{max(run['upstream_peak'] for run in runs):>9}")
-    print("  (median of the cold runs on bench, bench-2...; CPU: the service's, median; "
-          "in flight: most upstream requests at once)")
-    cached = next(o["cached"] for o in outcomes if o["cached"])
-    per_request = cached["cpu_ms_per_request"]
-    print(f"\nCached GET /checks/{PROJECT}/hb-0 ({args.connections} keep-alive connections, "
-          f"{args.duration:g} s, {cached['client']}, second process)")
-    print(f"  {cached['rps']:.0f} requests/s   p50 {cached['p50_ms']:.2f} ms   "
-          f"p99 {cached['p99_ms']:.2f} ms   ({cached['requests']} requests, "
-          f"{cached['errors']} errors, service CPU "
-          + (f"{per_request:.2f} ms" if per_request is not None else "n/a")
-          + " per request)")
+def round_of(sides: list[Side], limit: Side | None, args, upstream, number: int) -> dict:
+    """One round: each side measured in turn, then the limit; figures by side."""
+    figures = {}
+    for side in sides:
+        values = {"cold": cold(side, f"cold-{number}", args.checks),
+                  "warm": warm(side, args.checks, args.warm_requests)}
+        values.update(cached(side, args, upstream))
+        figures[side.label] = values
+        print(f"   round {number} {side.label:<13} cold {values['cold']:.3f} s   "
+              f"warm {values['warm'] * 1000:.1f} ms   cached {values['rps']:.0f} req/s, "
+              f"p50 {values['p50_ms']:.1f} ms, p99 {values['p99_ms']:.1f} ms, "
+              f"CPU {fmt(values['cpu_ms'], '.2f')} ms/request, "
+              f"upstream requests {values['upstream_requests']}")
+    if limit is not None:
+        values = cached(limit, args, upstream)
+        figures[limit.label] = values
+        print(f"   round {number} {limit.label:<13} {values['rps']:.0f} req/s, "
+              f"p50 {values['p50_ms']:.1f} ms, p99 {values['p99_ms']:.1f} ms, "
+              f"CPU {fmt(values['cpu_ms'], '.2f')} ms/request")
+    return figures
+
+
+def fmt(value, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def median_of(rounds: list[dict], label: str, key: str):
+    values = [r[label][key] for r in rounds if label in r and r[label].get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+def report(args, rounds: list[dict], labels: list[str], foreign: float | None) -> None:
+    ours, other = labels[0], labels[1] if len(labels) > 1 else None
+    print("\n" + "=" * 96)
+    print(f"Checks API, median of {len(rounds)} interleaved rounds: {args.checks} heartbeat "
+          f"checks per project, upstream answering after {UPSTREAM_DELAY * 1000:.0f} ms, "
+          f"{args.connections} connections, {os.cpu_count()} CPUs")
+    if args.compare_cmd:
+        print(f"other: {args.compare_cmd}")
+    head = f"  {'figure':<44} {ours:>13} {other or '':>13} {'ratio':>7}   limit"
+    print(head)
+    for key, title, unit, scale, higher in FIGURES:
+        title = title.format(checks=args.checks)
+        a, b = median_of(rounds, ours, key), median_of(rounds, other, key) if other else None
+        ratio = (a / b if higher else b / a) if a and b else None
+        print(f"  {title:<44} {_cell(a, unit, scale):>13} {_cell(b, unit, scale):>13} "
+              f"{(f'{ratio:.2f}x' if ratio else ''):>7}   {_limit(rounds, key)}")
+    print("  (ratio: how many times better this service is; the limit: a minimal WSGI app "
+          "served by the same command, or the upstream's delay)")
     if foreign is not None:
         print(f"\nOther processes used {foreign:.0%} of the machine's CPU meanwhile"
               + ("  WARNING: the figures are low, run again on a quiet machine"
                  if foreign > 0.05 else ""))
-    print("=" * 78)
+    print("=" * 96)
+
+
+def _cell(value, unit: str, scale: float) -> str:
+    if value is None:
+        return ""
+    value *= scale
+    return f"{value:,.0f}" if not unit else f"{value:.3f} {unit}" if unit == "s" else f"{value:.2f} {unit}"
+
+
+def _limit(rounds: list[dict], key: str) -> str:
+    if key == "cold":
+        return f"{UPSTREAM_DELAY:.3f} s (the upstream's delay)"
+    if key == "warm":
+        return ""
+    value = median_of(rounds, "limit", key)
+    return "" if value is None else _cell(value, "" if key == "rps" else "ms", 1) + " (minimal WSGI app)"
+
+
+class ForeignLoad:
+    """CPU time used on the machine by processes other than this benchmark's own
+    (this script and its children: the sides, wrk, manage.py), from /proc/stat."""
+
+    def __init__(self, sides):
+        self.sides = sides
+        self.start = self._sample()
+
+    def _sample(self):
+        try:
+            fields = [int(n) for n in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        except (OSError, ValueError):
+            return None
+        busy = (fields[0] + fields[1] + fields[2]) / os.sysconf("SC_CLK_TCK")
+        ours = os.times()
+        servers = sum(side.cpu_seconds() for side in self.sides if side.process)
+        mine = ours.user + ours.system + ours.children_user + ours.children_system + servers
+        return busy, mine, time.monotonic()
+
+    def share(self) -> float | None:
+        end = self._sample()
+        if self.start is None or end is None:
+            return None
+        busy, ours, elapsed = (e - s for e, s in zip(end, self.start))
+        return max(0.0, busy - ours) / (elapsed * (os.cpu_count() or 1))
+
+
+def start_sides(args, tmp: Path, config: Path, env_extra: dict) -> tuple[list[Side], Side]:
+    port = free_port()
+    env = service_env(base_env(config, port, env_extra), f"sqlite:///{tmp / 'db.sqlite3'}")
+    manage(env, "migrate", "--noinput")
+    print(manage(env, "import_config", str(config)).strip().splitlines()[-1])
+    sides = [Side("this service", gunicorn_command("telescope_site.wsgi:application", port),
+                  env, port, tmp / "service.log")]
+    if args.compare_cmd:
+        port = free_port()
+        command = args.compare_cmd.replace("{port}", str(port)).replace("{config}", str(config))
+        sides.append(Side("other", command, base_env(config, port, env_extra), port,
+                          tmp / "other.log", cwd=Path.cwd()))
+    for side in sides:
+        print(f"starting {side.label}: "
+              + (side.command if isinstance(side.command, str) else shlex.join(side.command)))
+        side.start()
+    body = tmp / "minimal-body.json"
+    status, content, _ = get(sides[0].port, f"/checks/{CACHED_PROJECT}/hb-0")
+    body.write_bytes(content)  # the limit answers the same bytes as the service
+    port = free_port()
+    limit_env = {**base_env(config, port, {}), "BENCH_MINIMAL_BODY": str(body)}
+    limit = Side("limit", gunicorn_command("bench_checks:minimal_app", port), limit_env, port,
+                 tmp / "limit.log", cwd=ROOT / "bench")
+    return sides, limit.start()
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--compare-cmd", default="",
+                        help="shell command that starts the other implementation; it gets "
+                        "CONFIG_FILE, HOST and PORT ({config}, {port} in the command)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median)")
     parser.add_argument("--checks", type=int, default=200, help="heartbeat checks per project")
     parser.add_argument("--connections", type=int, default=32, help="for the cached run")
-    parser.add_argument("--duration", type=float, default=10, help="seconds of the cached run")
-    parser.add_argument("--concurrency", type=int, default=None,
-                        help="raised LIMIT_GLOBAL_CONCURRENCY (default: --checks)")
-    parser.add_argument("--workers", type=int, default=1, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=16, help="gunicorn threads per worker")
-    parser.add_argument("--gunicorn-args", default="",
-                        help="more gunicorn arguments, e.g. "
-                        "'--config python:telescope_site.gunicorn_conf'")
-    parser.add_argument("--cold-runs", type=int, default=5,
-                        help="cold runs per configuration (projects bench, bench-2...)")
+    parser.add_argument("--duration", type=float, default=10, help="seconds of a cached run")
+    parser.add_argument("--warm-requests", type=int, default=20,
+                        help="sequential requests of the warm project per round")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for both sides, e.g. LIMIT_GLOBAL_CONCURRENCY=200")
     parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto",
-                        help="load generator of the cached run (auto: wrk when installed)")
+                        help="load generator (auto: wrk when installed)")
+    parser.add_argument("--force", action="store_true",
+                        help=f"run even when the 1-minute load average is above {MAX_LOAD}")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
-    args.concurrency = args.concurrency or args.checks
+    if args.client == "auto":
+        args.client = "wrk" if shutil.which("wrk") else "python"
     if args.client == "wrk" and not shutil.which("wrk"):
         parser.error("wrk is not installed (apt-get install wrk), use --client python")
+    env_extra = dict(item.split("=", 1) for item in args.env)
+    load = os.getloadavg()[0]
+    if load > MAX_LOAD and not args.force:
+        print(f"The 1-minute load average is {load:.2f}, above {MAX_LOAD}: something else is "
+              "running, and the figures would be wrong. Wait, or give --force.", file=sys.stderr)
+        return 2
 
     # Ctrl-C and SIGTERM both unwind through the `finally` blocks that stop servers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tmp = Path(tempfile.mkdtemp(prefix="telescope-bench-"))
     upstream = Upstream(UPSTREAM_DELAY).start()
+    sides, limit = [], None
     try:
-        database_url = f"sqlite:///{tmp / 'db.sqlite3'}"
         config = tmp / "config.toml"
-        write_config(config, projects(args.cold_runs), args.checks, upstream.url)
-        env = service_env(database_url)
-        print(f"temporary folder {tmp}; upstream {upstream.url} "
-              f"({UPSTREAM_DELAY * 1000:.0f} ms per answer)")
-        busy = machine_busy()
-        if busy is not None:
-            print(f"CPU busy before starting: {busy:.0%} of {os.cpu_count()} CPUs"
-                  + ("  WARNING: something else is running; the figures will be low"
-                     if busy > 0.1 else ""))
-        manage(env, "migrate", "--noinput")
-        print(manage(env, "import_config", str(config)).strip().splitlines()[-1])
-        print(" ".join(filter(None, [
-            f"gunicorn: --workers {args.workers} --threads {args.threads}",
-            args.gunicorn_args,
-            "(1 x 16 is what the Dockerfile and `manage.py serve` use; the cache is per worker)",
-        ])))
-
-        configurations = [("defaults (LIMIT_GLOBAL_CONCURRENCY=32)", {})]
-        configurations.append((
-            f"LIMIT_GLOBAL_CONCURRENCY={args.concurrency}",
-            {"LIMIT_GLOBAL_CONCURRENCY": args.concurrency},
-        ))
-        if args.concurrency > 128:  # LIMIT_REQUEST_CONCURRENCY's default
-            configurations.append((
-                f"LIMIT_GLOBAL_ and LIMIT_REQUEST_CONCURRENCY={args.concurrency}",
-                {"LIMIT_GLOBAL_CONCURRENCY": args.concurrency,
-                 "LIMIT_REQUEST_CONCURRENCY": args.concurrency},
-            ))
-        foreign = ForeignLoad()
-        outcomes = [
-            cold_runs(args, label, extra, database_url, tmp, upstream)
-            for label, extra in configurations
-        ]
-        report(args, outcomes, foreign.share())
+        projects = [CACHED_PROJECT, "warmup", *(f"cold-{i}" for i in range(1, args.rounds + 1))]
+        write_config(config, projects, args.checks, upstream.url)
+        print(f"temporary folder {tmp}; upstream {upstream.url}; load average {load:.2f}; "
+              f"client {args.client}")
+        sides, limit = start_sides(args, tmp, config, env_extra)
+        for side in sides:  # imports, check processes, connections: not measured
+            print(f"   warm-up {side.label}: GET /checks/warmup "
+                  f"{cold(side, 'warmup', args.checks):.3f} s")
+        foreign = ForeignLoad([*sides, limit])
+        rounds = [round_of(sides, limit, args, upstream, n) for n in range(1, args.rounds + 1)]
+        report(args, rounds, [side.label for side in sides], foreign.share())
         return 0
     except BenchError as exc:
         print(f"\nbenchmark failed: {exc}", file=sys.stderr)
@@ -702,6 +715,8 @@ def main(argv=None) -> int:
         print("\ninterrupted", file=sys.stderr)
         return 130
     finally:
+        for side in [*sides, *([limit] if limit else [])]:
+            side.stop()
         upstream.stop()
         if args.keep:
             print(f"kept {tmp}")

@@ -32,7 +32,7 @@ class ServiceAdmin(admin.ModelAdmin):
     list_display = [
         "name", "endpoint", "refresh_interval", "enabled", "last_scrape_at", "target_count",
     ]
-    list_filter = ["enabled"]
+    list_filter = ["enabled", "follow_redirects"]
     search_fields = ["name"]
     readonly_fields = [
         "last_scrape_at", "last_scrape_duration", "next_scrape_at", "scrape_failures",

@@ -25,12 +25,13 @@ def unknown_services(names: list[str]) -> list[str]:
     return [n for n in names if n not in known]
 
 
-def after_ingest(service: Service, groups: list[tuple[ErrorGroup, int, bool]], added: int) -> None:
-    """`groups`: (group, its total before, whether it was a regression before);
-    `added`: the occurrences this ingest counted."""
-    news = [(g, "new error") for g, total, _ in groups if total == 0 and g.total_count > 0]
-    news += [(g, "regression") for g, _, was in groups if g.regression and not was]
-    rate_watched = bool(added and service.alert_rate_per_hour)
+def after_ingest(service: Service, groups: list[tuple[ErrorGroup, int, bool, int]]) -> None:
+    """`groups`: (group, its total and regression flag before the merge, the
+    occurrences the merge added)."""
+    news = [(g, "new error", added) for g, total, _, added in groups if total == 0 and added > 0]
+    news += [(g, "regression", total + added) for g, total, was, added in groups
+             if g.regression and not was]
+    rate_watched = bool(service.alert_rate_per_hour and any(a for *_, a in groups))
     if news or rate_watched:
         transaction.on_commit(lambda: _alert(service, news, rate_watched))
 
@@ -39,7 +40,7 @@ def _alert(service: Service, news, rate_watched: bool) -> None:
     if maintenance.in_maintenance({"service": service.name}):
         logger.info("%s: error alerts not sent (maintenance)", service)
         return
-    notices = [_notice(service, group, what) for group, what in news]
+    notices = [_notice(service, group, what, total) for group, what, total in news]
     now = timezone.now()
     if rate_watched:
         rate = service.error_rate(now)
@@ -63,12 +64,12 @@ def _rate_notice(service: Service, rate: int, now) -> dict:
     )
 
 
-def _notice(service: Service, group: ErrorGroup, what: str) -> dict:
+def _notice(service: Service, group: ErrorGroup, what: str, total: int) -> dict:
     title = f"{service}: {what}: {group.error_class or group.aggregation_key}"
     path = reverse("errors-group", args=[service.name, group.aggregation_key])
     event = {"message": title, "service": service.name, "state": what,
              "aggregation_key": group.aggregation_key, "severity": group.severity,
-             "total_count": group.total_count, "url": path}
+             "total_count": total, "url": path}
     return alerts.notice(
         title=title, text=group.message[:1000] or group.aggregation_key, path=path,
         state=what, severity=group.severity or "error",

@@ -1,5 +1,6 @@
 """
-API tokens in HTTP Basic auth, for clients that cannot set headers.
+API tokens in HTTP Basic auth, for clients that cannot set headers; and tokens
+that only add to what an open read shows.
 
 periskop-client's `push_to_gateway(addr)` posts with no way to add a header, but
 `requests` turns `http://push:<token>@host/...` into Basic auth: the password is
@@ -36,3 +37,15 @@ class BasicTokenScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "basic", "description": "Password: an API token."}
+
+
+class OptionalTokenAuthentication(TokenAuthentication):
+    """`Authorization: Token <key>` on an open read: a valid token shows more
+    (request bodies) and lifts the anonymous rate limit; a wrong one reads as
+    anonymous, as those reads did before tokens mattered to them."""
+
+    def authenticate(self, request):
+        try:
+            return super().authenticate(request)
+        except AuthenticationFailed:
+            return None

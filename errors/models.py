@@ -8,14 +8,28 @@ scrapers at once, neither double-counts nor loses anything (see
 `errors.aggregation`).
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
 from foundation.names import NameValidator
+
+# Larger counts do not fit the 64-bit integer columns they are stored in.
+MAX_COUNT = 2**63 - 1
+
+# Request headers whose values are credentials: masked wherever an occurrence is
+# shown, to everyone (Periskop's API, /api/errors/, the dashboard).
+CREDENTIAL_HEADER = re.compile(
+    r"\A(?:authorization|proxy-authorization|cookie|set-cookie|x-api-key)\Z|token|secret",
+    re.IGNORECASE,
+)
+MASKED = "[masked]"
+BODY_WITHHELD = "[withheld: request bodies are shown to staff and API token holders only]"
 
 # A service's name is a Prometheus label value and a part of Periskop's URLs.
 SERVICE_NAME = RegexValidator(
@@ -50,6 +64,11 @@ class Service(models.Model):
         blank=True,
         help_text="Folder that relative file_sd_configs paths are read from: that of the "
         "file the service was imported from; empty: that of CONFIG_FILE.",
+    )
+    follow_redirects = models.BooleanField(
+        default=False,
+        help_text="Follow a redirect to another host when scraping (never with the "
+        "service's request headers). Off: such a redirect marks the target down.",
     )
     enabled = models.BooleanField(default=True)
     position = models.PositiveIntegerField(default=0)
@@ -122,6 +141,14 @@ class Target(models.Model):
     duration = models.FloatField(null=True, help_text="Seconds the last scrape took.")
     target_uuid = models.CharField(max_length=100, blank=True)
     discovered_at = models.DateTimeField(default=timezone.now)
+    # The hash of the last payload merged, and when: a byte-identical payload is not
+    # parsed nor merged again (it would add nothing) while that merge is recent.
+    payload_digest = models.CharField(max_length=64, blank=True, editable=False)
+    payload_merged_at = models.DateTimeField(null=True, editable=False)
+    # Which scrape (a shard's token) has this target, until when: two scrapes of one
+    # service that overlap never fetch the same target, and a killed one's claim ends.
+    claimed_by = models.CharField(max_length=64, blank=True, editable=False)
+    claimed_until = models.DateTimeField(null=True, editable=False)
 
     class Meta:
         ordering = ["service", "address"]
@@ -239,14 +266,29 @@ class ErrorGroup(models.Model):
         self.status, self.resolved_at = GroupStatus.RESOLVED, now or timezone.now()
         self.regression = False
         self.save(update_fields=["status", "resolved_at", "regression"])
+        PeriskopAnswer.invalidate(self.service_id)
 
     def unresolve(self) -> None:
         self.status, self.resolved_at, self.ignored_until = GroupStatus.ACTIVE, None, None
         self.save(update_fields=["status", "resolved_at", "ignored_until"])
+        PeriskopAnswer.invalidate(self.service_id)
 
     def ignore(self, until=None) -> None:
         self.status, self.ignored_until = GroupStatus.IGNORED, until
         self.save(update_fields=["status", "ignored_until"])
+        PeriskopAnswer.invalidate(self.service_id)
+
+
+class OccurrenceQuerySet(models.QuerySet):
+    def prunable(self, cutoff):
+        """The occurrences older than `cutoff`, except each group's latest: a group
+        always shows the last time it happened (Periskop's clients read
+        `latest_errors[0]`), however old that is."""
+        latest = (
+            Occurrence.objects.filter(group=models.OuterRef("group"))
+            .order_by("-timestamp", "-pk").values("pk")[:1]
+        )
+        return self.filter(timestamp__lt=cutoff).exclude(pk=models.Subquery(latest))
 
 
 class Occurrence(models.Model):
@@ -260,6 +302,8 @@ class Occurrence(models.Model):
     cause = models.JSONField(null=True, help_text="The chain of causes, outermost first.")
     http_context = models.JSONField(null=True)
 
+    objects = OccurrenceQuerySet.as_manager()
+
     class Meta:
         ordering = ["-timestamp"]
         indexes = [models.Index(fields=["group", "-timestamp"], name="occurrence_latest")]
@@ -269,6 +313,38 @@ class Occurrence(models.Model):
 
     def __str__(self):
         return f"{self.error_class} at {self.timestamp:%Y-%m-%d %H:%M:%S}"
+
+    def shown_http_context(self, with_body: bool) -> dict | None:
+        """The HTTP context as anyone may see it: credential headers masked, and the
+        body withheld unless `with_body` (see `bodies_visible_to`)."""
+        return shown_http_context(self.http_context, with_body)
+
+
+def shown_http_context(context, with_body: bool) -> dict | None:
+    """`Occurrence.shown_http_context` of a stored context (a dict, or None)."""
+    if not isinstance(context, dict):
+        return None
+    headers = context.get("request_headers")
+    shown = dict(context)
+    if isinstance(headers, dict):
+        shown["request_headers"] = {
+            name: MASKED if CREDENTIAL_HEADER.search(str(name)) else value
+            for name, value in headers.items()
+        }
+    if not with_body and shown.get("request_body"):
+        shown["request_body"] = BODY_WITHHELD
+    return shown
+
+
+def bodies_visible_to(user, *, session: bool) -> bool:
+    """Request bodies are for staff and API token holders: an active user logged in
+    by a `session` must be staff, one let in by a token need not. With
+    ERRORS_PUBLIC_BODIES they are for everyone."""
+    if settings.ERRORS_PUBLIC_BODIES:
+        return True
+    if not (user and user.is_authenticated and user.is_active):
+        return False
+    return user.is_staff or not session
 
 
 class TargetCount(models.Model):
@@ -300,3 +376,45 @@ class HourlyCount(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["group", "hour"], name="unique_hourly_count")
         ]
+
+
+class PeriskopAnswer(models.Model):
+    """
+    Periskop's JSON answer for one service's errors, rendered once after a change
+    (`errors.periskop.answers`) and served as these bytes to every reader.
+
+    Two variants: without request bodies (anyone), with them (staff and tokens).
+    `invalidated_at` later than `rendered_from` (the moment the rendering started
+    reading) means a group changed since: the next reader renders it again.
+    `valid_until`: an ignore period ends then, and the answer with it.
+    """
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="periskop_answers")
+    with_bodies = models.BooleanField(default=False)
+    body = models.BinaryField(default=b"")
+    rendered_from = models.DateTimeField(null=True)
+    invalidated_at = models.DateTimeField(null=True)
+    valid_until = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["service", "with_bodies"], name="unique_periskop_answer")
+        ]
+
+    @classmethod
+    def invalidate(cls, service_id: int, now=None) -> None:
+        """Its groups changed: every variant is rendered again when next read. In
+        one statement, an upsert: a variant not stored yet may be being rendered
+        from what was there before, and the mark makes it stale once stored."""
+        now = now or timezone.now()
+        cls.objects.bulk_create(
+            [cls(service_id=service_id, with_bodies=b, invalidated_at=now) for b in (False, True)],
+            update_conflicts=True, unique_fields=["service", "with_bodies"], update_fields=["invalidated_at"],
+        )
+
+    def is_current(self, now) -> bool:
+        if self.rendered_from is None:
+            return False
+        if self.invalidated_at is not None and self.invalidated_at >= self.rendered_from:
+            return False
+        return self.valid_until is None or now < self.valid_until

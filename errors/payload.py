@@ -55,6 +55,21 @@ samples (counts are never capped):
 * occurrences: the 100 newest per aggregate (the clients keep 10);
 * uuids over 64 characters are replaced by a uuid5 of themselves, so they still
   de-duplicate.
+
+Every string is sanitised once, here, on its way in: a lone surrogate (`"\\ud800"`,
+valid JSON but not text: no database or encoder takes it) and NUL (which
+PostgreSQL refuses in text and JSON columns) become U+FFFD, and each replacement
+is counted in the metric `periskop_payload_sanitised_characters_total{kind}`. So
+no value of a payload can break the storing of its instance, or of any other.
+
+What is bounded besides sizes: the nesting depth (`decode` refuses what Python's
+JSON decoder cannot nest, and `parse` anything that would recurse too deeply
+later), and the counts: each one, and their sum over a payload, at most
+2^63-1 (they are stored in 64-bit columns; one instance that saw more errors than
+that is lying).
+
+`decode(body)` is the boundary for raw bytes (a push): decoding, JSON and `parse`,
+every failure a `PayloadError` with a message that can be answered to a client.
 """
 
 import json
@@ -64,6 +79,8 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from prometheus_client import Counter
 
 DEFAULT_SEVERITY = "error"
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -79,6 +96,17 @@ MAX_OCCURRENCES_PER_KEY = 100
 MAX_UUID_LENGTH = 64
 # Larger counts do not fit the 64-bit integer columns they are stored in.
 MAX_COUNT = 2**63 - 1
+
+SANITISED = Counter(
+    "periskop_payload_sanitised_characters",
+    "Characters of scraped or pushed payloads replaced by U+FFFD: lone surrogates and NUL.",
+    ["kind"],
+)
+# Unsafe in a string: NUL, and the surrogates, which only exist in Python's str
+# when JSON escaped them alone ("\ud800"): a real character outside the BMP is
+# decoded as one code point.
+_UNSAFE = re.compile("[\x00\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
 
 TRUNCATED = "… [truncated by telescope: {size} bytes in all]"
 LINES_OMITTED = "… [{count} lines omitted by telescope] …"
@@ -142,13 +170,57 @@ class PayloadError(ValueError):
         self.problem = problem
 
 
+def decode(body: bytes) -> Payload:
+    """The payload in the raw `body` (UTF-8 JSON); `PayloadError` if it is not one,
+    whose message says why in words a client can act on."""
+    if not body.strip():
+        raise PayloadError("payload", "empty body")
+    try:
+        document = json.loads(body.decode("utf-8-sig"), parse_constant=_refuse_constant)
+    except UnicodeDecodeError as exc:
+        raise PayloadError("payload", f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise PayloadError("payload", "nested too deeply") from None
+    except ValueError as exc:
+        raise PayloadError("payload", f"invalid JSON: {exc}") from None
+    return parse(document)
+
+
 def parse(document: Any) -> Payload:
     """The payload in `document` (decoded JSON); `PayloadError` if it is not one."""
+    try:
+        return _payload(document)
+    except RecursionError:  # a value nested deeper than Python recurses (a body)
+        raise PayloadError("payload", "nested too deeply") from None
+
+
+def _payload(document: Any) -> Payload:
     root = _object(document, "payload")
     aggregates = _list(_required(root, "aggregated_errors", "payload"), "aggregated_errors")
     parsed = [_aggregate(item, f"aggregated_errors[{i}]") for i, item in enumerate(aggregates)]
     _refuse_duplicate_keys(parsed)
+    _refuse_overflowing_sum(parsed)
     return Payload(parsed, _target_uuid(root.get("target_uuid")))
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def sanitised(text: str) -> str:
+    """`text` with each lone surrogate and NUL replaced by U+FFFD, counted."""
+    # The common case costs one scan: ASCII without NUL needs nothing.
+    if text.isascii() and "\x00" not in text:
+        return text
+    if _UNSAFE.search(text) is None:
+        return text
+    nul = text.count("\x00")
+    clean, replaced = _UNSAFE.subn(REPLACEMENT, text)
+    if nul:
+        SANITISED.labels("nul").inc(nul)
+    if replaced - nul:
+        SANITISED.labels("surrogate").inc(replaced - nul)
+    return clean
 
 
 # --- aggregates -------------------------------------------------------------------
@@ -172,7 +244,7 @@ def _aggregation_key(value: Any, path: str) -> str:
     # Not stripped: the key is an identity, kept exactly as the client wrote it.
     if not isinstance(value, str) or not value.strip():
         raise PayloadError(path, f"expected a non-empty string, got {_show(value)}")
-    return value
+    return sanitised(value)
 
 
 def _count(value: Any, path: str) -> int:
@@ -196,6 +268,14 @@ def _refuse_duplicate_keys(aggregates: list[AggregateData]) -> None:
             raise PayloadError(path, f"duplicate of aggregated_errors[{previous}]")
 
 
+def _refuse_overflowing_sum(aggregates: list[AggregateData]) -> None:
+    # Each count fits a 64-bit column, but one instance cannot have seen more
+    # errors than that in all: such a payload is garbage, and storing it would
+    # overflow the totals it is added to.
+    if sum(a.total_count for a in aggregates) > MAX_COUNT:
+        raise PayloadError("aggregated_errors", "the total_counts add up to more than 2^63-1")
+
+
 def _newest(occurrences: list[OccurrenceData], cap: int) -> list[OccurrenceData]:
     """At most `cap` occurrences, the newest, in the order the client sent them."""
     if len(occurrences) <= cap:
@@ -209,7 +289,7 @@ def _target_uuid(value: Any) -> str | None:
     # Old clients send none; Python's sends a uuid1 per process. Anything else
     # (a number, an object) is no identity we can rely on: the URL is used instead.
     if isinstance(value, str) and value.strip():
-        return value.strip()
+        return sanitised(value.strip())
     return None
 
 
@@ -237,6 +317,7 @@ def _uuid(value: Any, path: str) -> str:
         return ""
     if not isinstance(value, str):
         raise PayloadError(path, f"expected a string, got {_show(value)}")
+    value = sanitised(value)
     if len(value) > MAX_UUID_LENGTH:
         return str(uuid.uuid5(_UUID_NAMESPACE, value))
     return value
@@ -262,7 +343,7 @@ def _severity(value: Any, path: str, default: str) -> str:
         raise PayloadError(path, f"expected a string, got {_show(value)}")
     # Clients write "error", "warning", "info"; others are kept (clients evolve),
     # lower-cased so that "Error" and "error" are one Prometheus label value.
-    return value.strip().lower()[:MAX_SEVERITY_LENGTH] or default
+    return sanitised(value.strip().lower()[:MAX_SEVERITY_LENGTH]) or default
 
 
 def _error(value: Any, path: str, depth: int) -> ErrorInfo:
@@ -279,7 +360,7 @@ def _cause(value: Any, path: str, depth: int) -> ErrorInfo | None:
     if value is None or depth > MAX_CAUSE_DEPTH:
         return None
     if isinstance(value, str):  # Ruby's client: the cause's message only
-        return ErrorInfo("", _capped(value, MAX_MESSAGE_BYTES), [], None)
+        return ErrorInfo("", _capped(sanitised(value), MAX_MESSAGE_BYTES), [], None)
     return _error(value, path, depth)
 
 
@@ -292,7 +373,7 @@ def _stacktrace(value: Any, path: str) -> list[str]:
     for i, line in enumerate(lines):
         if not isinstance(line, str):
             raise PayloadError(f"{path}[{i}]", f"expected a string, got {_show(line)}")
-    return _fewer_lines([_capped(line, MAX_LINE_BYTES) for line in lines])
+    return _fewer_lines([_capped(sanitised(line), MAX_LINE_BYTES) for line in lines])
 
 
 def _fewer_lines(lines: list[str]) -> list[str]:
@@ -321,9 +402,10 @@ def _headers(value: Any, path: str) -> dict[str, str]:
     if value is None:
         return {}
     headers = _object(value, path)
+    named = ((_capped(sanitised(str(name)), MAX_HEADER_BYTES), v) for name, v in list(headers.items())[:MAX_HEADERS])
     return {
-        _capped(str(name), MAX_HEADER_BYTES): _capped(_header_value(v, f"{path}.{name}"), MAX_HEADER_BYTES)
-        for name, v in list(headers.items())[:MAX_HEADERS]
+        name: _capped(_header_value(v, f"{path}.{name}"), MAX_HEADER_BYTES)
+        for name, v in named
     }
 
 
@@ -337,7 +419,7 @@ def _header_value(value: Any, path: str) -> str:
 def _body(value: Any, path: str) -> str:
     # A client may put the decoded JSON body there rather than its text.
     if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
+        return sanitised(json.dumps(value, ensure_ascii=False))
     return _text(value, path)
 
 
@@ -424,7 +506,7 @@ def _text(value: Any, path: str) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
+        return sanitised(value)
     if isinstance(value, (int, float)):  # bool included: true / false
         return json.dumps(value)
     raise PayloadError(path, f"expected a string, got {_show(value)}")

@@ -37,6 +37,7 @@ env = environ.Env(
     CHECK_MODULES=(list, ["checks."]),
     CHECK_MAX_DATA_BYTES=(int, 64 * 1024),
     CHECK_PROCESSES=(int, 32),
+    CHECK_PROCESS_THREADS=(int, 50),
     CACHE_LOCK_ENABLED=(bool, True),
     REDIS_LOCK_TIMEOUT_SECONDS=(float, 300.0),
     REDIS_LOCK_BLOCKING_TIMEOUT_SECONDS=(float, 180.0),
@@ -61,7 +62,10 @@ env = environ.Env(
     ERRORS_ANONYMOUS_RESOLVE=(bool, False),
     ERRORS_SCRAPE_TIMEOUT_SECONDS=(float, 10.0),
     ERRORS_SCRAPE_CONCURRENCY=(int, 16),
+    ERRORS_SCRAPE_SHARD_SIZE=(int, 50),
     ERRORS_MAX_BODY_BYTES=(int, 10 * 1024 * 1024),
+    ERRORS_PUBLIC_BODIES=(bool, False),
+    ERRORS_ANONYMOUS_RATE=(str, "10/second"),
     # Telescope's variables, with the defaults of Telescope's code.
     CONFIG_FILE=(str, "config.toml"),
     HOST=(str, "127.0.0.1"),
@@ -79,7 +83,7 @@ env = environ.Env(
     REQUESTS_DEADLINE_SECONDS=(float, 0.0),  # 0: three times REQUESTS_TIMEOUT_SECONDS
     REQUESTS_MAX_RESPONSE_BYTES=(int, 10 * 1024 * 1024),
     LIMIT_REQUEST_CONCURRENCY=(int, 128),
-    LIMIT_GLOBAL_CONCURRENCY=(int, 32),
+    LIMIT_GLOBAL_CONCURRENCY=(int, 200),
     CORS_ORIGINS=(list, []),
     CORS_ORIGIN=(list, ["*"]),
     VERSION_FILE=(str, "version.json"),
@@ -161,6 +165,8 @@ CHECK_MAX_DATA_BYTES = env("CHECK_MAX_DATA_BYTES")
 # Check code runs in at most this many supervised processes per process that runs
 # checks (see audits.execution), started as they are needed.
 CHECK_PROCESSES = env("CHECK_PROCESSES")
+# Checks one check process runs at once, each on a thread (they wait on the network).
+CHECK_PROCESS_THREADS = env("CHECK_PROCESS_THREADS")
 CACHE_LOCK_ENABLED = env("CACHE_LOCK_ENABLED")
 # The lock's names are Telescope's; they apply to the local cache as well as Redis.
 REDIS_LOCK_TIMEOUT_SECONDS = env("REDIS_LOCK_TIMEOUT_SECONDS")
@@ -215,7 +221,14 @@ ERRORS_RETENTION_DAYS = env("ERRORS_RETENTION_DAYS")
 ERRORS_ANONYMOUS_RESOLVE = env("ERRORS_ANONYMOUS_RESOLVE")
 ERRORS_SCRAPE_TIMEOUT_SECONDS = env("ERRORS_SCRAPE_TIMEOUT_SECONDS")
 ERRORS_SCRAPE_CONCURRENCY = env("ERRORS_SCRAPE_CONCURRENCY")
+# A service with more targets than this is scraped in shards of this many, each a
+# task of its own, so that several workers share one large service.
+ERRORS_SCRAPE_SHARD_SIZE = env("ERRORS_SCRAPE_SHARD_SIZE")
 ERRORS_MAX_BODY_BYTES = env("ERRORS_MAX_BODY_BYTES")
+# Request bodies of occurrences: staff and API token holders only, unless true.
+ERRORS_PUBLIC_BODIES = env("ERRORS_PUBLIC_BODIES")
+# Anonymous reads of the errors APIs, per client IP (DRF's rate: "10/second").
+ERRORS_ANONYMOUS_RATE = env("ERRORS_ANONYMOUS_RATE")
 
 # --- Django -------------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -245,11 +258,15 @@ MIDDLEWARE = [
     "foundation.middleware.HeadWithoutBodyMiddleware",
     "foundation.middleware.RefuseNulMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # A cached check result is answered here, before the URL is even resolved.
+    "foundation.middleware.CachedAnswersMiddleware",
+    # Django's session, CSRF, auth and messages middleware, skipped on public reads
+    # (GET and HEAD of the checks API and Dockerflow): see foundation.middleware.
+    "foundation.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "foundation.middleware.CsrfViewMiddleware",
+    "foundation.middleware.AuthenticationMiddleware",
+    "foundation.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: its 404 goes back through CommonMiddleware (APPEND_SLASH).
     "foundation.debug_pages.LocalDebugPagesMiddleware",

@@ -24,9 +24,19 @@ class TelescopeNegotiation(BaseContentNegotiation):
         by_type = {renderer.media_type: renderer for renderer in renderers}
         if "text/plain" in accept and "text/plain" in by_type:
             return by_type["text/plain"], "text/plain"
-        if not accept.strip() or any(t in accept for t in JSON_TYPES):
+        if _allows_json(accept):
             return by_type["application/json"], "application/json"
         raise NotAcceptable(available_renderers=renderers)
+
+
+def answers_json(accept: str) -> bool:
+    """Whether a check endpoint answers JSON to this `Accept` header."""
+    accept = accept.lower()
+    return "text/plain" not in accept and _allows_json(accept)
+
+
+def _allows_json(accept: str) -> bool:
+    return not accept.strip() or any(t in accept for t in JSON_TYPES)
 
 
 class AlwaysJSON(BaseContentNegotiation):

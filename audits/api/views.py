@@ -7,8 +7,14 @@ the cache; in the distributed mode on the workers, see `audits.answers`) and ans
 one crashed, so that a monitor can tell a broken check from a failing system.
 `Accept: text/plain` gives Telescope's human table; no `Accept` gives JSON; any
 other type gives 406.
+
+The checks are read from this process's copy (`audits.definitions`): no query
+finds them. A check whose result is cached is answered from its cached answer
+(`audits.api.cached`, registered with `foundation.middleware`) before the URL is
+even resolved.
 """
 
+import functools
 import hmac
 
 from django.conf import settings
@@ -21,8 +27,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audits import answers, checkmodules, history, params, tasks
-from audits.api import serializers
+from audits import answers, checkmodules, definitions, history, params, tasks
+from audits.api import cached, serializers
 from audits.api.negotiation import AlwaysJSON, TelescopeNegotiation
 from audits.api.renderers import PlainTextRenderer
 from audits.models import Check
@@ -78,11 +84,37 @@ class CheckListView(PublicView):
     @extend_schema(operation_id="list_checks", responses=serializers.CheckInfoSerializer(many=True))
     def get(self, request):
         """Every enabled check, described; nothing is run."""
-        checks = Check.objects.enabled().prefetch_related("tags")
-        return Response([check.get_info() for check in checks])
+        return Response([_info(check) for check in definitions.current().checks])
 
 
-class ProjectChecksView(PublicView):
+class AnsweringView(PublicView):
+    """An endpoint that runs checks, whose JSON answers are kept for the next
+    request when their results were cached (`audits.api.cached`)."""
+
+    def dispatch(self, request, *args, **kwargs):
+        self.keep = None  # set by the handler: keep(response), once DRF rendered it
+        response = super().dispatch(request, *args, **kwargs)
+        if self.keep is not None:
+            self.keep(response)
+        return response
+
+    def answer_many(self, request, scope, known: definitions.Definitions, checks):
+        """The answer of `checks` (a project's, or the tags', from the checks
+        `known`): the kept one, else from their results, then kept."""
+        version = known.version
+        kept = cached.answer_many(request, scope, version)
+        if kept is not None:
+            return kept
+        read_generations = cached.generations(scope)
+        results = answers.results(checks)
+        self.keep = functools.partial(
+            cached.keep_many, request, scope=scope, version=version,
+            read_generations=read_generations, checks=checks, results=results,
+        )
+        return _results_response(checks, results)
+
+
+class ProjectChecksView(AnsweringView):
     @extend_schema(
         operation_id="run_project",
         parameters=[serializers.NO_FORMAT],
@@ -92,13 +124,14 @@ class ProjectChecksView(PublicView):
     )
     def get(self, request, project):
         """Run every check of a project; 200 if all passed, 503 if not."""
-        checks = _enabled().filter(project=project)
+        known = definitions.current()
+        checks = known.project(project)
         if not checks:
             raise NotFound(f"Unknown project {project!r}.")
-        return _results_response(checks, answers.results(checks))
+        return self.answer_many(request, cached.project_scope(project), known, checks)
 
 
-class TagChecksView(PublicView):
+class TagChecksView(AnsweringView):
     @extend_schema(
         operation_id="run_tags",
         parameters=[serializers.NO_FORMAT],
@@ -109,13 +142,17 @@ class TagChecksView(PublicView):
     def get(self, request, tags):
         """Run every check that has all the tags (`a+b` means a AND b)."""
         names = [t for t in tags.split("+") if t]
-        checks = _enabled().with_tags(names) if names else []
+        known = definitions.current()
+        checks = known.with_tags(names) if names else []
         if not checks:
             raise NotFound(f"No check has all the tags {' + '.join(names)!r}.")
-        return _results_response(checks, answers.results(checks))
+        return self.answer_many(request, cached.tags_scope(names), known, checks)
 
 
-class CheckDetailView(PublicView):
+class CheckDetailView(AnsweringView):
+    """Its kept answers are answered by the middleware, before the URL is resolved
+    (`audits.api.cached.answer`)."""
+
     @extend_schema(
         operation_id="run_check",
         responses=serializers.run_responses(serializers.CheckResultSerializer, {
@@ -133,7 +170,8 @@ class CheckDetailView(PublicView):
         Run one check. `?refresh=<secret>` runs it even when cached. The module's
         URL_PARAMETERS may be given in the query string, as `?limit=5`.
         """
-        check = _get_check(project, name)
+        known = definitions.current()
+        check = _get_check(project, name, known)
         refused = _refuse_refresh(request.query_params.get("refresh"))
         if refused:
             return refused
@@ -143,6 +181,9 @@ class CheckDetailView(PublicView):
             return Response({"detail": str(exc)}, status=400)
         force = "refresh" in request.query_params
         result = answers.result(check, force=force, overrides=overrides)
+        self.keep = functools.partial(
+            cached.keep, request, version=known.version, check=check, result=result
+        )
         return _results_response([check], [result], single=True, overrides=overrides)
 
 
@@ -176,7 +217,7 @@ class ProjectUptimeView(PublicView):
     )
     def get(self, request, project):
         """Percentage of passing runs of a project's checks over 24 h, 7 d and 30 d."""
-        checks = _enabled().filter(project=project)
+        checks = definitions.current().project(project)
         if not checks:
             raise NotFound(f"Unknown project {project!r}.")
         return Response(history.uptime(checks))
@@ -232,15 +273,18 @@ class CheckRunsView(APIView):
         return Response(body, status=202, headers={"Location": body["check"]})
 
 
-def _get_check(project: str, name: str) -> Check:
-    check = _enabled().filter(project=project, name=name).first()
+def _get_check(project: str, name: str, known: definitions.Definitions | None = None) -> Check:
+    check = (known or definitions.current()).check(project, name)
     if check is None:
         raise NotFound(f"Unknown check {project}/{name}.")
     return check
 
 
-def _enabled():
-    return Check.objects.enabled().prefetch_related("tags")
+def _info(check: Check, overrides: dict | None = None) -> dict:
+    """The check's description, derived once per version unless `overrides` change it."""
+    if overrides:
+        return check.get_info(overrides)
+    return definitions.memoized(check, "info", check.get_info)
 
 
 def _results_response(checks, results, single=False, overrides=None) -> Response:
@@ -249,7 +293,7 @@ def _results_response(checks, results, single=False, overrides=None) -> Response
     quiet = Check.in_maintenance_each(checks)  # from the cache: no query
     payload = [
         {
-            **check.get_info(overrides),
+            **_info(check, overrides),
             **result.as_dict(),
             "buglist": bugs[check.pk],
             "history": points[check.pk],

@@ -325,7 +325,12 @@ def _current_secrets() -> list[str]:
 
 def _new_pool() -> urllib3.PoolManager:
     # maxsize: connections kept per host; more are opened when needed (block=False).
-    manager = urllib3.PoolManager(num_pools=KEEPALIVE_HOSTS, maxsize=10, block=False, ca_certs=certifi.where())
+    # As many as may be in flight at once (a check process runs dozens of checks of
+    # one host at a time): fewer, and each answer beyond them closes its connection
+    # (urllib3 logs "Connection pool is full") and the next request opens a new one.
+    maxsize = max(10, config.current.max_concurrency)
+    manager = urllib3.PoolManager(num_pools=KEEPALIVE_HOSTS, maxsize=maxsize, block=False,
+                                  ca_certs=certifi.where())
     manager.pool_classes_by_scheme = deadline.POOL_CLASSES
     return manager
 

@@ -103,14 +103,27 @@ class ErrorGroupDetailSerializer(ErrorGroupSerializer):
         return self._url("group-counts", group)
 
 
+@extend_schema_field({"type": "object", "nullable": True})
+class HttpContextField(serializers.Field):
+    """The HTTP context as the reader may see it (`Occurrence.shown_http_context`):
+    credential headers masked for everyone; the body for staff and API token
+    holders, or for everyone with ERRORS_PUBLIC_BODIES (context `with_bodies`)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, occurrence):
+        return occurrence.shown_http_context(self.context.get("with_bodies", False))
+
+
 class OccurrenceSerializer(serializers.ModelSerializer):
     cause = serializers.JSONField(
         read_only=True,
         help_text="The chain of causes, outermost first: [{class, message, stacktrace}].",
     )
-    http_context = serializers.JSONField(
-        read_only=True,
-        help_text="{request_method, request_url, request_headers, request_body}, or null.",
+    http_context = HttpContextField(
+        help_text="{request_method, request_url, request_headers, request_body}, or null; "
+        "credential headers masked; the body for staff and API token holders only.",
     )
     stacktrace = serializers.JSONField(read_only=True, help_text="Lines, as the client sent them.")
 

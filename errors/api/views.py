@@ -16,7 +16,11 @@ period is over reads `"status": "active"` (the next scrape that counts errors of
 stores that too). An unknown `status` or `ordering` answers 400 listing the allowed
 values; a `service` or `severity` nobody has gives an empty list.
 
-Reads are open, like the rest of the read API. Mutations need a staff session
+Reads are open, like the rest of the read API, rate-limited per client IP for
+anonymous readers (`errors.throttling`). Occurrences show credential headers
+masked, to everyone, and request bodies only to staff and API token holders
+(unless ERRORS_PUBLIC_BODIES): the rule is `Occurrence.shown_http_context`.
+Mutations need a staff session
 (CSRF enforced) or an API token (`Authorization: Token <key>`); without either they
 answer 401. The views are thin: the rules live in `ErrorGroup`'s methods and
 queryset, the validation in `errors.api.serializers`.
@@ -34,7 +38,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from errors.api import serializers
-from errors.models import ErrorGroup, HourlyCount
+from errors.authentication import OptionalTokenAuthentication
+from errors.models import ErrorGroup, HourlyCount, bodies_visible_to
+from errors.throttling import THROTTLED, AnonymousReaders
 from foundation.access import IsStaffOrToken
 from foundation.api_schema import CREDENTIALS, field_errors, refusals
 
@@ -76,23 +82,33 @@ MUTATED = {
             200: serializers.ErrorGroupSerializer(many=True),
             400: field_errors("An unknown `status` or `ordering`, listing the allowed values."),
             **refusals({404: "A page past the last one."}),
+            **THROTTLED,
         },
     ),
     retrieve=extend_schema(
         operation_id="errors_groups_retrieve",
-        responses={200: serializers.ErrorGroupDetailSerializer, **refusals(UNKNOWN_GROUP)},
+        responses={200: serializers.ErrorGroupDetailSerializer, **refusals(UNKNOWN_GROUP), **THROTTLED},
     ),
 )
 class GroupViewSet(viewsets.ReadOnlyModelViewSet):
     """Error groups: aggregated exceptions of a service, one per aggregation key."""
 
-    # Reads are open, with no session and no CSRF; mutations say otherwise below.
-    authentication_classes = []
+    # Reads are open (a session or a token only shows request bodies; CSRF is for
+    # unsafe methods); mutations say otherwise below.
+    authentication_classes = [OptionalTokenAuthentication, SessionAuthentication]
     permission_classes = [AllowAny]
+    throttle_classes = [AnonymousReaders]
     renderer_classes = [JSONRenderer]
     queryset = ErrorGroup.objects.select_related("service")
     pagination_class = GroupPagination
     lookup_value_converter = "int"
+
+    def get_serializer_context(self):
+        if self.request is None:  # the schema's generation
+            return super().get_serializer_context()
+        session = isinstance(self.request.successful_authenticator, SessionAuthentication)
+        return {**super().get_serializer_context(),
+                "with_bodies": bodies_visible_to(self.request.user, session=session)}
 
     def get_serializer_class(self):
         if self.serializer_class is not None:  # set by an action: occurrences, counts
@@ -114,6 +130,7 @@ class GroupViewSet(viewsets.ReadOnlyModelViewSet):
         responses={
             200: serializers.OccurrenceSerializer(many=True),
             **refusals({404: "No such group, or a page past the last one."}),
+            **THROTTLED,
         },
     )
     @action(
@@ -134,6 +151,7 @@ class GroupViewSet(viewsets.ReadOnlyModelViewSet):
             200: serializers.CountsSerializer,
             400: field_errors("`hours` out of range."),
             **refusals(UNKNOWN_GROUP),
+            **THROTTLED,
         },
     )
     @action(detail=True, serializer_class=serializers.CountsSerializer, pagination_class=None)

@@ -12,8 +12,8 @@ from errors.config.reader import ServiceSpec
 from errors.models import Service
 
 COMPARED_FIELDS = (
-    "endpoint", "scheme", "refresh_interval", "request_headers", "discovery", "enabled",
-    "config_dir", "alert_rate_per_hour",
+    "endpoint", "scheme", "refresh_interval", "request_headers", "follow_redirects", "discovery",
+    "enabled", "config_dir", "alert_rate_per_hour",
 )
 
 

@@ -6,6 +6,7 @@ Services to scrape, declared in `config.toml` or in Periskop's own YAML file.
     scheme = "http"                      # or https
     refresh_interval = "30s"             # a duration (foundation.durations): 30, 30s, 1m30s, 1.5h
     request_headers = { Authorization = "Bearer ${API_TOKEN}" }
+    follow_redirects = false             # true: follow a redirect to another host (without the headers)
     static_configs = [{ targets = ["10.0.0.1:8080"], labels = { zone = "a" } }]
     file_sd_configs = [{ files = ["targets/api-*.json"] }]
     dns_sd_configs = [{ names = ["_errors._tcp.api.example.com"], type = "SRV" }]
@@ -35,7 +36,7 @@ from foundation.config.errors import ConfigError, Problem
 from foundation.names import field_problems
 
 SERVICE_FIELDS = (
-    "endpoint", "scheme", "refresh_interval", "request_headers", "enabled",
+    "endpoint", "scheme", "refresh_interval", "request_headers", "follow_redirects", "enabled",
     "static_configs", "file_sd_configs", "dns_sd_configs", "relabel_configs",
     "alert_rate_per_hour",
 )
@@ -49,6 +50,7 @@ class ServiceSpec:
     scheme: str = "http"
     refresh_interval: int = 30
     request_headers: dict = field(default_factory=dict)
+    follow_redirects: bool = False
     discovery: dict = field(default_factory=dict)
     enabled: bool = True
     alert_rate_per_hour: int | None = None
@@ -63,6 +65,8 @@ class ServiceSpec:
         }
         if self.request_headers:
             table["request_headers"] = self.request_headers
+        if self.follow_redirects:
+            table["follow_redirects"] = True
         if not self.enabled:
             table["enabled"] = False
         if self.alert_rate_per_hour is not None:
@@ -154,8 +158,9 @@ def _field_problems(table: dict) -> list[tuple[str, str]]:
     headers = table.get("request_headers", {})
     if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
         problems.append(("request_headers", "expected a table of strings"))
-    if not isinstance(table.get("enabled", True), bool):
-        problems.append(("enabled", "expected true or false"))
+    for name, default in (("enabled", True), ("follow_redirects", False)):
+        if not isinstance(table.get(name, default), bool):
+            problems.append((name, "expected true or false"))
     rate = table.get("alert_rate_per_hour", 1)
     if isinstance(rate, bool) or not isinstance(rate, int) or rate < 1:
         problems.append(("alert_rate_per_hour", f"{rate!r} must be a whole number, 1 or more"))
@@ -169,6 +174,7 @@ def _spec(name: str, table: dict, position: int, folder: str) -> ServiceSpec:
         scheme=table.get("scheme", "http"),
         refresh_interval=durations.whole_seconds(table.get("refresh_interval", 30)),
         request_headers=table.get("request_headers", {}),
+        follow_redirects=table.get("follow_redirects", False),
         discovery={k: table[k] for k in DISCOVERY_FIELDS if k in table},
         enabled=table.get("enabled", True),
         alert_rate_per_hour=table.get("alert_rate_per_hour"),

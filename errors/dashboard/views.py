@@ -12,7 +12,8 @@ The errors' pages of the staff dashboard, under `/dashboard/errors/`.
 * `errors-group` (`<service>/errors/<key>/`, the key percent-encoded, `/` as
   `%2F`, although a raw `/` works too): one group, its hourly chart over 7 days,
   its known bugs, and its stored occurrences one at a time, `?occurrence=N`
-  (1 is the newest). A POST there with `action=resolve|unresolve|ignore`
+  (1 is the newest), credential headers masked and request bodies shown to
+  staff only (unless ERRORS_PUBLIC_BODIES). A POST there with `action=resolve|unresolve|ignore`
   (and `ignore_for=<hours>`, empty for good) changes its status, for staff only;
 * `errors-targets` (`<service>/targets/`): the instances found for the service and
   how their last scrape went.
@@ -48,6 +49,7 @@ from errors.models import (
     Target,
     TargetCount,
     TargetStatus,
+    bodies_visible_to,
     status_condition,
 )
 from foundation.access import dashboard_access
@@ -309,8 +311,9 @@ def _lines(stacktrace) -> str:
     return str(stacktrace or "")
 
 
-def _occurrence_view(occurrence) -> dict:
-    http = occurrence.http_context if isinstance(occurrence.http_context, dict) else None
+def _occurrence_view(occurrence, with_bodies: bool) -> dict:
+    # Credential headers masked, the body for staff only: Occurrence's rule.
+    http = occurrence.shown_http_context(with_bodies)
     causes = occurrence.cause if isinstance(occurrence.cause, list) else []
     headers = (http or {}).get("request_headers") or {}
     return {
@@ -346,7 +349,8 @@ def group_detail(request, service, key):
     except ValueError:
         index = 1
     index = min(max(index, 1), total) if total else 0
-    occurrence = _occurrence_view(occurrences[index - 1]) if total else None
+    with_bodies = bodies_visible_to(request.user, session=True)
+    occurrence = _occurrence_view(occurrences[index - 1], with_bodies) if total else None
     url = group_url(service.name, group.aggregation_key)
     context = _context(
         request,

@@ -51,11 +51,12 @@ PERISKOP_DOCUMENT = {
 }
 
 
-def test_occurrences_of_a_scraped_group_carry_everything_the_client_sent(client):
+def test_occurrences_of_a_scraped_group_carry_everything_the_client_sent(client, api_token):
     service = Service.objects.create(name="shop")
     aggregation.ingest(service, payload.parse(PERISKOP_DOCUMENT), "http://10.0.0.1:8000/errors")
     group = ErrorGroup.objects.get()
-    response = client.get(occurrences_url(group))
+    # With a token: request bodies are for token holders and staff.
+    response = client.get(occurrences_url(group), HTTP_AUTHORIZATION=f"Token {api_token}")
     assert response.status_code == 200
     body = response.json()
     assert body["count"] == 1 and body["next"] is None

@@ -6,7 +6,7 @@ from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 
 from errors import scraper
-from errors.models import ErrorGroup, GroupStatus, Service
+from errors.models import ErrorGroup, GroupStatus, Service, Target
 from errors.tests.periskop_instance import PeriskopInstance
 
 
@@ -44,8 +44,9 @@ def test_errors_have_periskop_shape(client, scraped):
     assert occurrence["http_context"]["request_method"] == "GET"
 
 
-def test_unknown_service_is_404(client, db):
-    assert client.get("/services/nope/errors/").status_code == 404
+def test_unknown_service_is_a_plain_text_404(client, db):
+    response = client.get("/services/nope/errors/")
+    assert (response.status_code, response.content) == (404, b"service nope not found\n")
 
 
 def test_resolve_with_token_hides_the_group(client, scraped):
@@ -162,10 +163,29 @@ def test_real_client_pushes_with_its_own_push_to_gateway(live_server):
     assert ErrorGroup.objects.get().total_count == 2
 
 
-def test_metric_keeps_periskop_name_and_labels(client, scraped):
-    key, _ = scraped
+def test_metric_keeps_periskop_name_type_and_labels(client, scraped):
+    key, document = scraped
     text = client.get("/metrics").content.decode()
-    line = f'periskop_error_occurrences{{aggregation_key="{key}",service_name="api",severity="error"}} 2.0'
+    target = Target.objects.get().address
+    assert "# TYPE periskop_error_occurrences counter" in text
+    line = (f'periskop_error_occurrences{{aggregation_key="{key}",service_name="api",'
+            f'severity="error",target="{target}"}} 2.0')
     assert line in text
-    assert 'periskop_targets_up{service_name="api"} 1.0' in text
     assert "periskop_error_occurrences_total" not in text
+    total = f'periskop_error_group_occurrences{{aggregation_key="{key}",service_name="api",severity="error"}} 2.0'
+    assert total in text
+    assert 'periskop_targets_up{service_name="api"} 1.0' in text
+
+
+def test_metric_counts_each_instance_under_its_address(client, db):
+    with PeriskopInstance() as a, PeriskopInstance() as b:
+        key = a.report(ValueError("boom"), times=3)
+        b.report(ValueError("boom"), times=4)
+        service = Service.objects.create(
+            name="api", discovery={"static_configs": [{"targets": [a.address, b.address]}]}
+        )
+        scraper.scrape(service)
+        text = client.get("/metrics").content.decode()
+    for instance, count in ((a, 3), (b, 4)):
+        assert (f'periskop_error_occurrences{{aggregation_key="{key}",service_name="api",'
+                f'severity="error",target="{instance.address}"}} {count}.0') in text

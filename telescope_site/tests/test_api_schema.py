@@ -278,6 +278,21 @@ CALLS = [
     get("periskop_targets", "by service", 200, "/targets/"),
     get("periskop_targets", "scraped and dropped", 200, "/targets/?state=any"),
     get("periskop_targets", "unknown state", 400, "/targets/?state=up"),
+    post("periskop_push", "too large", 413, "/services/shop/push/", body=json.dumps(PUSHED),
+         settings={"ERRORS_MAX_BODY_BYTES": 10}),
+    *[
+        get(operation, "anonymous, past the rate", 429, path, before=path,
+            settings={"ERRORS_ANONYMOUS_RATE": "1/minute"})
+        for operation, path in [
+            ("periskop_services", "/services/"),
+            ("periskop_errors", "/services/shop/errors/"),
+            ("periskop_targets", "/targets/"),
+            ("errors_groups_list", "/api/errors/groups/"),
+            ("errors_groups_retrieve", GROUP),
+            ("errors_group_occurrences", GROUP + "occurrences/"),
+            ("errors_group_counts", GROUP + "counts/"),
+        ]
+    ],
     *managed("notifications_channels", "channels",
              {"name": "team", "kind": "email", "recipients": ["ops@example.com"]},
              {"kind": "email", "recipients": ["not an address"]}, open_reads=False),
@@ -292,7 +307,7 @@ def make(call: Call, client, world, settings):
     for name, value in call.settings.items():
         setattr(settings, name, value)
     if call.before:
-        client.get(call.before)
+        client.get(call.before.format(group=world["group"]))
     headers = {"HTTP_ACCEPT": call.accept} if call.accept else {}
     if call.auth == "token":
         headers["HTTP_AUTHORIZATION"] = f"Token {world['token']}"

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('errors', '0004_discovery_as_prometheus'),
+        ('errors', '0006_target_payload_digest_and_claim'),
     ]
 
     operations = [
