@@ -103,7 +103,7 @@ def _to_channels(check, event: dict) -> None:
         starts_at=(check.failing_since or timezone.now()).isoformat(),
         ends_at=event["datetime"] if recovered else None,
     )
-    alerts.send(notice, check.alert_channels())
+    alerts.send(notice, check.chosen_channel_ids(), project=check.project)
 
 
 def _to_sentry(check, event: dict) -> None:

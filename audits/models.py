@@ -45,6 +45,7 @@ URL_NAME = NameValidator(URL_FORBIDDEN)
 RUN_STATE_FIELDS = frozenset({
     "alert_state", "consecutive_failures", "last_run_at", "last_success", "last_crashed",
     "last_scalar", "next_refresh_at", "periodic_task", "updated",
+    "consecutive_successes", "failing_since", "last_alerted_at",
 })
 DEFINITIONS_VERSION_KEY = "checks:definitions:version"
 
@@ -354,11 +355,16 @@ class Check(models.Model):
             return "maintenance"
         return None
 
+    def chosen_channel_ids(self) -> set[int]:
+        """The channels it chose, and its tags chose."""
+        return set(
+            Channel.objects.filter(models.Q(checks=self) | models.Q(tags__checks=self))
+            .values_list("pk", flat=True)
+        )
+
     def alert_channels(self) -> list[Channel]:
         """Its channels and its tags', else its project's, else the defaults."""
-        chosen = {c.pk for c in self.channels.all()}
-        chosen |= {c.pk for tag in self.tags.all() for c in tag.channels.all()}
-        return Channel.objects.for_alert(chosen, self.project)
+        return Channel.objects.for_alert(self.chosen_channel_ids(), self.project)
 
     def get_info(self, overrides: dict | None = None) -> dict:
         """Telescope's description of a check, without running it (`overrides`: the

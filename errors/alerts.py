@@ -2,23 +2,18 @@
 Alerts of errors, through the notification channels: a new error group, a
 regression (a resolved group that gets errors again), or a service's error rate
 reaching its `alert_rate_per_hour` (at most one such alert an hour).
-`aggregation.ingest` calls `after_ingest()`; the alerts leave once its transaction
-is committed. A service in a maintenance window alerts nobody. The channels: those
+`aggregation.merge` calls `after_ingest()`; the alerts leave once its transaction
+is committed, to a task that reads the channels and the maintenance windows (a
+service in a window alerts nobody), so that a scrape queries neither. The channels: those
 chosen for the service (`Channel.services`), else the default ones.
 """
-
-import logging
 
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from errors.models import ErrorGroup, Service
-from notifications import alerts, maintenance
-from notifications.models import Channel
-
-logger = logging.getLogger("errors.alerts")
-
+from notifications import alerts
 
 def unknown_services(names: list[str]) -> list[str]:
     known = set(Service.objects.filter(name__in=names).values_list("name", flat=True))
@@ -37,18 +32,14 @@ def after_ingest(service: Service, groups: list[tuple[ErrorGroup, int, bool, int
 
 
 def _alert(service: Service, news, rate_watched: bool) -> None:
-    if maintenance.in_maintenance({"service": service.name}):
-        logger.info("%s: error alerts not sent (maintenance)", service)
-        return
     notices = [_notice(service, group, what, total) for group, what, total in news]
     now = timezone.now()
     if rate_watched:
         rate = service.error_rate(now)
         if rate >= service.alert_rate_per_hour and service.claim_rate_alert(now):
             notices.append(_rate_notice(service, rate, now))
-    channels = Channel.objects.for_alert(service=service.name) if notices else []
-    for notice in notices:
-        alerts.send(notice, channels)
+    for notice in notices:  # the task checks the windows: the scrape reads none
+        alerts.send(notice, service=service.name, quiet_in={"service": service.name})
 
 
 def _rate_notice(service: Service, rate: int, now) -> dict:

@@ -1,6 +1,8 @@
 """
-What the apps call to alert: build a notice (`notice()`), send it to channels
-(`send()`). Each delivery is a task of its own, so one channel down delays no other.
+What the apps call to alert: build a notice (`notice()`), send it (`send()`) with
+what chooses its channels (the channels its check or tags chose, its project, its
+error service). The channels are read, and each delivered, by tasks
+(`notifications.tasks`): the path that raised the alert does not wait for them.
 """
 
 import logging
@@ -28,13 +30,12 @@ def notice(*, title: str, text: str, path: str, state: str, severity: str, label
     }
 
 
-def send(notice: dict, channels) -> int:
-    """Queue one delivery of `notice` per channel; the number queued."""
-    queued = 0
-    for channel in channels:
-        try:
-            enqueue(tasks.deliver, channel.pk, notice)
-            queued += 1
-        except Exception as exc:  # the broker is down: kombu raises many types
-            logger.error("Cannot queue the notice to %s (%s): %s", channel, exc, notice["title"])
-    return queued
+def send(notice: dict, chosen_ids=(), project: str | None = None,
+         service: str | None = None, quiet_in: dict | None = None) -> None:
+    """Queue `notice` for its channels (see `Channel.objects.for_alert`), unless a
+    maintenance window covers `quiet_in` (a scope, see `MaintenanceWindow.covers`)
+    when the task reads them."""
+    try:
+        enqueue(tasks.dispatch, notice, sorted(chosen_ids), project, service, quiet_in)
+    except Exception as exc:  # the broker is down: kombu raises many types
+        logger.error("Cannot queue the notice (%s): %s", exc, notice["title"])

@@ -37,7 +37,7 @@ def _public_url(settings):
 @pytest.mark.django_db(transaction=True)
 def test_webhook_gets_the_event_with_a_text_key_and_an_absolute_link(make_channel, upstream):
     channel = make_channel(kind="webhook", url=upstream.route("/hook"))
-    alerts.send(notice(), [channel])
+    alerts.send(notice(), [channel.pk])
     body = posted(upstream, "/hook")
     assert body["project"] == "web" and body["state"] == "failing"  # today's payload
     assert body["link"] == "https://telescope.example.com/checks/web/home"
@@ -47,7 +47,7 @@ def test_webhook_gets_the_event_with_a_text_key_and_an_absolute_link(make_channe
 @pytest.mark.django_db(transaction=True)
 def test_slack_gets_a_message_linking_to_the_check(make_channel, upstream):
     channel = make_channel(kind="slack", url=upstream.route("/services/T0/B0/x"))
-    alerts.send(notice(), [channel])
+    alerts.send(notice(), [channel.pk])
     body = posted(upstream, "/services/T0/B0/x")
     assert body == {"text": "<https://telescope.example.com/checks/web/home|web/home is failing>"
                             "\nThe home page answers 502"}
@@ -56,7 +56,7 @@ def test_slack_gets_a_message_linking_to_the_check(make_channel, upstream):
 @pytest.mark.django_db(transaction=True)
 def test_teams_gets_an_adaptive_card_with_a_link(make_channel, upstream):
     channel = make_channel(kind="teams", url=upstream.route("/workflows/1"))
-    alerts.send(notice(), [channel])
+    alerts.send(notice(), [channel.pk])
     (attachment,) = posted(upstream, "/workflows/1")["attachments"]
     card = attachment["content"]
     assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
@@ -68,9 +68,9 @@ def test_teams_gets_an_adaptive_card_with_a_link(make_channel, upstream):
 def test_alertmanager_gets_an_alert_with_labels_and_ends_it_on_recovery(make_channel, upstream):
     upstream.route("/api/v2/alerts")
     channel = make_channel(kind="alertmanager", url=upstream.url("/"))
-    alerts.send(notice(), [channel])
+    alerts.send(notice(), [channel.pk])
     wait_until(lambda: upstream.hits("/api/v2/alerts") == 1)
-    alerts.send(notice(state="recovered", ends_at="2026-11-21T10:05:00+00:00"), [channel])
+    alerts.send(notice(state="recovered", ends_at="2026-11-21T10:05:00+00:00"), [channel.pk])
     wait_until(lambda: upstream.hits("/api/v2/alerts") == 2)
     (firing,), (resolved,) = (json.loads(b) for b in upstream.bodies["/api/v2/alerts"])
     assert firing["labels"] == {"alertname": "TelescopeCheckFailing", "severity": "critical",
@@ -83,7 +83,7 @@ def test_alertmanager_gets_an_alert_with_labels_and_ends_it_on_recovery(make_cha
 def test_email_goes_through_djangos_mail_settings(make_channel, smtp, settings):
     settings.ALERT_EMAIL_FROM = "telescope@example.com"
     channel = make_channel(kind="email", recipients=["ops@example.com", "dev@example.com"])
-    alerts.send(notice(), [channel])
+    alerts.send(notice(), [channel.pk])
     wait_until(lambda: smtp.messages)
     ((recipients, message),) = smtp.messages
     assert recipients == ["ops@example.com", "dev@example.com"]
@@ -96,7 +96,7 @@ def test_a_channel_url_placeholder_is_resolved_when_sending(make_channel, upstre
     upstream.route("/secret-hook")
     monkeypatch.setenv("HOOK_URL", upstream.url("/secret-hook"))
     channel = make_channel(kind="slack", url="${HOOK_URL}")
-    alerts.send(notice(), [channel])
+    alerts.send(notice(), [channel.pk])
     assert posted(upstream, "/secret-hook")["text"].startswith("<https://")
 
 
@@ -105,7 +105,7 @@ def test_a_receiver_that_fails_is_retried(make_channel, upstream, monkeypatch):
     monkeypatch.setattr(tasks.deliver, "retry_backoff", False)
     monkeypatch.setattr(tasks.deliver, "default_retry_delay", 0)
     channel = make_channel(kind="webhook", url=upstream.route("/down", status=502))
-    alerts.send(notice(), [channel])
+    alerts.send(notice(), [channel.pk])
     wait_until(lambda: upstream.hits("/down") >= 2)
 
 
