@@ -3,6 +3,7 @@
 import pytest
 from django.core.cache import cache
 
+from foundation import background
 from testing.upstream import Upstream
 
 
@@ -29,3 +30,11 @@ def _clear_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_retry_outlives_its_test():
+    """An embedded retry waits on a timer (foundation.background): one left by a test
+    would run during the next, against a server that is gone."""
+    yield
+    background.cancel_waiting_retries()

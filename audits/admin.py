@@ -205,7 +205,8 @@ class CheckAdmin(admin.ModelAdmin):
         (None, {"fields": ["project", "name", "description", "module", "enabled", "tags"]}),
         (
             "Results and schedule",
-            {"fields": ["ttl", "schedule", "failure_threshold", "plot", "position"]},
+            {"fields": ["ttl", "schedule", "failure_threshold", "recovery_threshold", "remind",
+                        "channels", "plot", "position"]},
         ),
         ("Dependencies", {"fields": ["depends_on"]}),
         ("Known bugs", {"fields": ["bug_table"]}),

@@ -17,7 +17,9 @@ class AuditsConfig(AppConfig):
         import checks.config
         from audits import metrics  # noqa: F401
         from audits.api import cached
+        from audits.models import Check, Tag
         from foundation.middleware import register_cached_answers, register_public_reads
+        from notifications.models import register_scope
 
         # Monitors poll these: no session, CSRF, user nor messages on their GETs.
         register_public_reads(
@@ -28,6 +30,11 @@ class AuditsConfig(AppConfig):
             r"/checks/(?P<project>[^/]+)/(?P<name>[^/]+)", "/checks/<str:project>/<str:name>",
             cached.answer,
         )
+
+        # Maintenance windows name checks, tags and projects: these say which exist.
+        register_scope("checks", Check.unknown_paths)
+        register_scope("projects", Check.unknown_projects)
+        register_scope("tags", Tag.unknown_names)
 
         checks.config.configure(
             timeout_seconds=settings.REQUESTS_TIMEOUT_SECONDS,

@@ -5,6 +5,9 @@ Every run is a `CheckRun` row. At write time a run is flagged `is_change` when i
 success or plot value differs from the previous run of its check, so the history
 that Telescope's UI plots (`{t, success, scalar}`, equal neighbours folded) is read
 from the changes only, with one query for any number of checks.
+
+A run during a maintenance window is stored marked `in_maintenance`, and the
+uptime figures leave it out.
 """
 
 from collections import defaultdict
@@ -22,7 +25,11 @@ UPTIME_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": ti
 def record(pairs, scheduled_for: dict | None = None) -> list[CheckRun]:
     """Store the runs of `pairs` [(check, result)] in one insert."""
     scheduled_for = scheduled_for or {}
-    runs = [_run_of(check, result, scheduled_for.get(check.pk)) for check, result in pairs]
+    quiet = Check.in_maintenance_each([check for check, _ in pairs])
+    runs = [
+        _run_of(check, result, scheduled_for.get(check.pk), in_maintenance)
+        for (check, result), in_maintenance in zip(pairs, quiet)
+    ]
     return CheckRun.objects.bulk_create(runs)
 
 
@@ -46,9 +53,10 @@ def series(checks) -> dict[int, list[dict]]:
 
 
 def uptime(checks, now: datetime | None = None) -> dict[str, float | None]:
-    """Percentage of passing runs of `checks` over 24 h, 7 d and 30 d (None: no run)."""
+    """Percentage of passing runs of `checks` over 24 h, 7 d and 30 d, maintenance
+    left out (None: no run)."""
     now = now or timezone.now()
-    runs = CheckRun.objects.filter(audit_check__in=checks)
+    runs = CheckRun.objects.filter(audit_check__in=checks, in_maintenance=False)
     counts = runs.aggregate(
         **{
             f"{name}_{kind}": Count("pk", filter=Q(started_at__gte=now - span, **extra))
@@ -70,7 +78,7 @@ def prune(now: datetime | None = None) -> int:
     return deleted
 
 
-def _run_of(check: Check, result, scheduled_for) -> CheckRun:
+def _run_of(check: Check, result, scheduled_for, in_maintenance: bool) -> CheckRun:
     return CheckRun(
         audit_check=check,
         started_at=datetime.fromisoformat(result.datetime),
@@ -81,6 +89,7 @@ def _run_of(check: Check, result, scheduled_for) -> CheckRun:
         scalar=result.scalar,
         data=result.data,
         is_change=(check.last_success, check.last_scalar) != (result.success, result.scalar),
+        in_maintenance=in_maintenance,
     )
 
 

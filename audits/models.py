@@ -34,6 +34,8 @@ from django.views.decorators.debug import sensitive_variables
 from audits import checkmodules, params, schedules
 from foundation import placeholders
 from foundation.names import NameValidator
+from notifications import maintenance
+from notifications.models import Channel
 
 # What a check's PeriodicTask is made of: a save that touches none of these (the
 # runner's state updates, on every run) leaves the schedule alone, at no query.
@@ -48,6 +50,7 @@ URL_NAME = NameValidator(URL_FORBIDDEN)
 RUN_STATE_FIELDS = frozenset({
     "alert_state", "consecutive_failures", "last_run_at", "last_success", "last_crashed",
     "last_scalar", "next_refresh_at", "periodic_task", "updated",
+    "consecutive_successes", "failing_since", "last_alerted_at",
 })
 DEFINITIONS_VERSION_KEY = "checks:definitions:version"
 
@@ -86,12 +89,21 @@ def _bump() -> None:
 class Tag(models.Model):
     name = models.CharField(max_length=100, unique=True, validators=[URL_NAME])
     description = models.TextField(blank=True)
+    channels = models.ManyToManyField(
+        Channel, blank=True, related_name="tags",
+        help_text="Where the alerts of this tag's checks go (with the checks' own).",
+    )
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self):
         return self.name
+
+    @classmethod
+    def unknown_names(cls, names: list[str]) -> list[str]:
+        known = set(cls.objects.filter(name__in=names).values_list("name", flat=True))
+        return [n for n in names if n not in known]
 
 
 class AlertState(models.TextChoices):
@@ -215,6 +227,17 @@ class Check(models.Model):
             "are reported as blocked by it, and do not alert."
         ),
     )
+    recovery_threshold = models.PositiveIntegerField(
+        default=1, help_text="Recovered after this many passes in a row."
+    )
+    remind = models.BooleanField(
+        default=False, help_text="Alert again every ALERT_REPEAT while it stays failing."
+    )
+    channels = models.ManyToManyField(
+        Channel, blank=True, related_name="checks",
+        help_text="Where its alerts go (with its tags' channels). None chosen: its "
+        "project's channels, else the default ones.",
+    )
     position = models.PositiveIntegerField(
         default=0, help_text="Order of the check in its config file."
     )
@@ -226,6 +249,9 @@ class Check(models.Model):
         max_length=10, choices=AlertState.choices, default=AlertState.UNKNOWN, editable=False
     )
     consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    consecutive_successes = models.PositiveIntegerField(default=0, editable=False)
+    failing_since = models.DateTimeField(null=True, editable=False)
+    last_alerted_at = models.DateTimeField(null=True, editable=False)
     last_run_at = models.DateTimeField(null=True, editable=False)
     last_success = models.BooleanField(null=True, editable=False)
     # A crash (the check could not run, or its code raised) is a failure that
@@ -268,6 +294,21 @@ class Check(models.Model):
             deleted = super().delete(*args, **kwargs)
             schedules.remove([self.periodic_task_id])
         return deleted
+
+    @classmethod
+    def unknown_paths(cls, paths: list[str]) -> list[str]:
+        """Those of `paths` ("project/name") that name no check."""
+        pairs = [p.partition("/")[::2] for p in paths]
+        found = models.Q(pk__in=[])
+        for project, name in pairs:
+            found |= models.Q(project=project, name=name)
+        known = {f"{p}/{n}" for p, n in cls.objects.filter(found).values_list("project", "name")}
+        return [p for p in paths if p not in known]
+
+    @classmethod
+    def unknown_projects(cls, projects: list[str]) -> list[str]:
+        known = set(cls.objects.filter(project__in=projects).values_list("project", flat=True))
+        return [p for p in projects if p not in known]
 
     @property
     def check_module(self) -> checkmodules.CheckModule:
@@ -374,6 +415,45 @@ class Check(models.Model):
         shown = [self.key if pk == self.pk else keys[pk] for pk in cycle]
         return f"a cycle: {' → '.join(shown)}"
 
+    def maintenance_scope(self) -> dict:
+        return {"check": str(self), "project": self.project, "tags": self.tag_names()}
+
+    def in_maintenance(self, at=None, windows=None) -> bool:
+        """`windows`: those open at `at`, when the caller asks for many checks."""
+        return maintenance.in_maintenance(self.maintenance_scope, at, windows)
+
+    @staticmethod
+    def in_maintenance_each(checks) -> list[bool]:
+        """`in_maintenance()` of each of `checks`, reading the windows once."""
+        windows = maintenance.open_windows()
+        return [check.in_maintenance(windows=windows) for check in checks]
+
+    @staticmethod
+    def answers_passing(in_maintenance: bool) -> bool:
+        """Whether a check answers 200 to monitors whatever its result: while in
+        maintenance, if MAINTENANCE_PASSES."""
+        return in_maintenance and settings.MAINTENANCE_PASSES
+
+    def silenced_by(self, at=None) -> str | None:
+        """Why a change of this check alerts nobody now (None: it alerts). The one
+        place that decides it: each reason is one line."""
+        if self.in_maintenance(at):
+            return "maintenance"
+        if parent := self.blocked_by(success=False):  # asked of a failing check
+            return f"blocked by {parent.key}"
+        return None
+
+    def chosen_channel_ids(self) -> set[int]:
+        """The channels it chose, and its tags chose."""
+        return set(
+            Channel.objects.filter(models.Q(checks=self) | models.Q(tags__checks=self))
+            .values_list("pk", flat=True)
+        )
+
+    def alert_channels(self) -> list[Channel]:
+        """Its channels and its tags', else its project's, else the defaults."""
+        return Channel.objects.for_alert(self.chosen_channel_ids(), self.project)
+
     def get_info(self, overrides: dict | None = None) -> dict:
         """Telescope's description of a check, without running it (`overrides`: the
         parameters a run took from the URL)."""
@@ -470,6 +550,8 @@ class CheckRun(models.Model):
     data = models.JSONField(null=True)
     # False when success and scalar equal the previous run's: history skips it.
     is_change = models.BooleanField(default=True)
+    # Run during a maintenance window: left out of the uptime figures.
+    in_maintenance = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-started_at"]

@@ -170,10 +170,10 @@ def after_runs(pairs, scheduled_for: dict | None = None) -> None:
     if not pairs:
         return
     try:
-        # The dependencies that may block a failure, judged by this batch's results.
-        prefetch_parents([c for c, r in pairs if not r.success], _outcomes(pairs))
         with transaction.atomic():  # one transaction, not one per statement
             pairs = _own_rows(pairs)
+            # The dependencies that may block a failure, judged by this batch's results.
+            prefetch_parents([c for c, r in pairs if not r.success], _outcomes(pairs))
             history.record(pairs, scheduled_for)
             # Rows in id order: concurrent batches then never lock them crosswise.
             changes = states.update_many(sorted(pairs, key=lambda pair: pair[0].pk))

@@ -8,30 +8,70 @@ change and emits its event:
 * a failure counts towards `failure_threshold`; the run that reaches it moves the
   check from unknown or passing to failing (a check failing on its first run
   alerts, as in Telescope);
-* a failure of a check blocked by a failing dependency (`Check.blocked_by`) counts
-  but moves nothing: the parent alerts, not its dependents;
-* a success moves a failing check back to passing ("recovered"); a first success
-  moves an unknown check to passing silently.
+* a failure of a check blocked by a failing dependency (`Check.blocked_by`) changes
+  its state as any other, but alerts nobody (`Check.silenced_by`): the parent
+  alerts, not its dependents; still failing once the parent recovered, it alerts
+  then;
+* successes of a failing check count towards `recovery_threshold`; the run that
+  reaches it moves the check back to passing ("recovered"); a first success moves
+  an unknown check to passing silently;
+* a failure of a check already failing is "still failing": it alerts if this
+  failure never alerted yet (it began in a maintenance window, or within
+  ALERT_REPEAT of the last alert), or as a reminder if the check asks for them.
+
+Whether a change alerts is decided by `claim_alert()`, with one conditional
+UPDATE too, so that one process sends it: a check alerts at most once per
+ALERT_REPEAT, and a recovery alerts only if its failure did.
 
 The previous state is read from the database, never from the cache, so a restart
 or a cache expiry neither repeats nor loses an event.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connections, router
-from django.db.models import F
+from django.db.models import F, Q
 
 from audits.models import AlertState, Check
 
-FAILING, RECOVERED = "failing", "recovered"
+FAILING, RECOVERED, STILL_FAILING, REMINDER = "failing", "recovered", "still failing", "reminder"
 
 
 def update(check: Check, result) -> str | None:
-    """Record `result` on `check`'s row; FAILING or RECOVERED when it changed."""
+    """Record `result` on `check`'s row; FAILING or RECOVERED when it changed,
+    STILL_FAILING for a failure that changed nothing."""
     last = _last(check, result)
     rows = Check.objects.filter(pk=check.pk)
-    return _passed(rows, last) if result.success else _failed(rows, check, last)
+    return _passed(rows, check, last) if result.success else _failed(rows, check, last)
+
+
+def claim_alert(check: Check, change: str, now: datetime) -> str | None:
+    """What to alert about `change` (FAILING, RECOVERED, REMINDER), claimed for this
+    process; None: nothing (ALERT_REPEAT not over, nothing was alerted, no reminder)."""
+    rows = Check.objects.filter(pk=check.pk)
+    if change == RECOVERED:
+        alerted = rows.filter(last_alerted_at__gte=F("failing_since")).exists()
+        return RECOVERED if alerted else None
+    if change == STILL_FAILING and _alerted_this_failure(check) and not check.remind:
+        return None  # the usual case of a failing check, answered without a query
+    repeat_over = Q(last_alerted_at__isnull=True) | Q(
+        last_alerted_at__lte=now - timedelta(seconds=settings.ALERT_REPEAT)
+    )
+    not_alerted = Q(last_alerted_at__isnull=True) | Q(last_alerted_at__lt=F("failing_since"))
+    failing = rows.filter(repeat_over, alert_state=AlertState.FAILING)
+    if failing.filter(not_alerted).update(last_alerted_at=now):
+        check.last_alerted_at = now
+        return FAILING
+    if check.remind and failing.update(last_alerted_at=now):
+        check.last_alerted_at = now
+        return REMINDER
+    return None
+
+
+def _alerted_this_failure(check: Check) -> bool:
+    alerted, since = check.last_alerted_at, check.failing_since
+    return alerted is not None and since is not None and alerted >= since
 
 
 def update_many(pairs) -> list[tuple[Check, str]]:
@@ -111,24 +151,29 @@ def _last(check: Check, result) -> dict:
     return last
 
 
-def _passed(rows, last: dict) -> str | None:
+def _passed(rows, check: Check, last: dict) -> str | None:
+    failing = rows.filter(alert_state=AlertState.FAILING)
+    passes = F("consecutive_successes") + 1
+    if failing.update(consecutive_successes=passes, consecutive_failures=0, **last):
+        recovered = failing.filter(
+            consecutive_successes__gte=check.recovery_threshold
+        ).update(alert_state=AlertState.PASSING, consecutive_successes=0)
+        return RECOVERED if recovered else None
     reset = {"alert_state": AlertState.PASSING, "consecutive_failures": 0, **last}
-    if rows.filter(alert_state=AlertState.FAILING).update(**reset):
-        return RECOVERED
     rows.exclude(alert_state=AlertState.FAILING).update(**reset)
     return None
 
 
 def _failed(rows, check: Check, last: dict) -> str | None:
-    rows.update(consecutive_failures=F("consecutive_failures") + 1, **last)
-    # Dependencies: while a check it depends on fails, its failures are that one's
-    # consequence and do not alert; they still count, so that a check failing on
-    # its own once the parent recovered alerts at once.
-    if check.blocked_by():
-        return None
+    failures = F("consecutive_failures") + 1
+    rows.update(consecutive_failures=failures, consecutive_successes=0, **last)
     flipped = (
         rows.filter(consecutive_failures__gte=check.failure_threshold)
         .exclude(alert_state=AlertState.FAILING)
-        .update(alert_state=AlertState.FAILING)
+        .update(alert_state=AlertState.FAILING, failing_since=last["last_run_at"])
     )
-    return FAILING if flipped else None
+    if flipped:
+        check.failing_since = last["last_run_at"]
+        return FAILING
+    # Failing already, or not yet at its threshold: claim_alert() tells them apart.
+    return STILL_FAILING

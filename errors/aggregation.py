@@ -52,6 +52,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Least, RowNumber
 from django.utils import timezone
 
+from errors import alerts
 from errors.models import (
     MAX_COUNT,
     ErrorGroup,
@@ -143,8 +144,12 @@ def merge(batch: Batch, now=None) -> IngestResult:
     with transaction.atomic():
         groups = _locked_groups(group_ids)
         increments = _count(group_ids, batch.items, counts, now)
+        before = {g.pk: (g.total_count, g.regression) for g in groups.values()}  # for alerts
         _update_groups(groups, summaries, increments, now)
         _add_hourly(increments, now)
+        alerts.after_ingest(batch.service, [
+            (group, *before[group.pk], increments[group.pk]) for group in groups.values()
+        ])
     # Samples after the counts, out of their transaction: they need no lock (their
     # uuids and the cap are enforced by the database and by `_trim`), and building
     # thousands of rows while holding the groups would keep other shards waiting.

@@ -12,4 +12,7 @@ class ErrorsConfig(AppConfig):
 
     def ready(self):
         # Registers the metrics collector and the receiver of unhandled exceptions.
-        from errors import metrics  # noqa: F401
+        from errors import alerts, metrics  # noqa: F401
+        from notifications.models import register_scope
+
+        register_scope("services", alerts.unknown_services)

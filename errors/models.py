@@ -9,6 +9,7 @@ scrapers at once, neither double-counts nor loses anything (see
 """
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -80,12 +81,36 @@ class Service(models.Model):
     scrape_failures = models.BigIntegerField(
         default=0, editable=False, help_text="Failed target scrapes since the service was added."
     )
+    alert_rate_per_hour = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Alert when the service counts this many errors or more in an hour "
+        "(at most one alert an hour). Empty: no rate alert.",
+    )
+    rate_alerted_at = models.DateTimeField(null=True, editable=False)
 
     class Meta:
         ordering = ["position", "name"]
 
     def __str__(self):
         return self.name
+
+    def error_rate(self, now) -> int:
+        """Occurrences over the last hour: this clock hour's count, and the share of
+        the previous hour's that is still within 60 minutes (a sliding window)."""
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        counts = dict(
+            HourlyCount.objects.filter(group__service=self, hour__gte=hour - timedelta(hours=1))
+            .values_list("hour").annotate(models.Sum("count"))
+        )
+        still_in = 1 - (now - hour) / timedelta(hours=1)
+        return round(counts.get(hour, 0) + counts.get(hour - timedelta(hours=1), 0) * still_in)
+
+    def claim_rate_alert(self, now) -> bool:
+        """Whether this process alerts the rate now: at most once an hour a service."""
+        due = models.Q(rate_alerted_at__isnull=True) | models.Q(
+            rate_alerted_at__lte=now - timedelta(hours=1)
+        )
+        return bool(Service.objects.filter(due, pk=self.pk).update(rate_alerted_at=now))
 
     def discovery_dir(self, config_file: str) -> str:
         """The folder relative file_sd paths start from: the imported file's, else

@@ -7,18 +7,58 @@ embedded mode.
 * embedded (neither set, `make run`): `CELERY_TASK_ALWAYS_EAGER` is on, `enqueue()`
   runs tasks on a small thread pool of this process, and `start_embedded_beat()`
   fires the periodic tasks from a thread.
+
+A task that retries waits for its countdown in both modes: the app's task class
+(`Task`, set in `telescope_site.celery`) holds an eager retry back on a timer, where
+Celery would run it again at once (six attempts in a few milliseconds).
 """
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import celery
+from celery import states
 from celery.beat import EmbeddedService
+from celery.result import EagerResult
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 from django.db.migrations.executor import MigrationExecutor
 
 logger = logging.getLogger(__name__)
 _pool: ThreadPoolExecutor | None = None
+_waiting: list[threading.Timer] = []  # retries held back, until their countdown ends
+
+
+class Task(celery.Task):
+    """The app's task class: an eager run (the embedded mode) keeps a countdown."""
+
+    def apply(self, args=None, kwargs=None, **options):
+        # Celery's eager retry calls apply() again with the retry's countdown, which
+        # it ignores: run it later on the pool instead, and answer "retrying".
+        countdown = options.pop("countdown", None) or 0
+        if countdown <= 0:
+            return super().apply(args, kwargs, **options)
+        timer = threading.Timer(countdown, _retry, (self, args, kwargs, options))
+        timer.daemon = True
+        _waiting.append(timer)
+        timer.start()
+        return EagerResult(options.get("task_id"), None, states.RETRY, name=self.name)
+
+
+def cancel_waiting_retries() -> int:
+    """Drop the retries held back (tests: a retry must not outlive its test); how many."""
+    timers = list(_waiting)
+    for timer in timers:
+        timer.cancel()
+        if timer in _waiting:
+            _waiting.remove(timer)
+    return len(timers)
+
+
+def waiting_retries() -> list[tuple[str, float]]:
+    """(task name, countdown in seconds) of the retries held back, oldest first."""
+    return [(timer.args[0].name, timer.interval) for timer in list(_waiting)]
 
 # The options of a task that may run twice without harm (a check run, a scrape):
 # its message stays in the broker until the task is done, so that a task whose
@@ -78,9 +118,14 @@ def _embedded_pool() -> ThreadPoolExecutor:
     return _pool
 
 
-def _apply_logged(task, args):
+def _retry(task, args, kwargs, options):
+    _waiting.remove(threading.current_thread())  # this timer: its wait is over
+    _embedded_pool().submit(_apply_logged, task, args, kwargs, options)
+
+
+def _apply_logged(task, args, kwargs=None, options=None):
     close_old_connections()  # pool threads live long: never reuse a broken connection
-    result = task.apply(args)
+    result = task.apply(args, kwargs, **(options or {}))
     if result.failed():
         logger.error("Task %s failed: %r", task.name, result.result)
     return result

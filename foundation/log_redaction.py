@@ -6,7 +6,8 @@ No secret in a log line, an error page or a Sentry event, whoever wrote it.
 * every value resolved from a `${VAR}` placeholder so far (the registry of
   `foundation.placeholders`), shown as its placeholder;
 * the secrets of the settings (`SECRET_KEY`, `REFRESH_SECRET`, the key of
-  `SENTRY_DSN`, `WEBHOOK_URLS`, the passwords of the database, Redis and the broker,
+  `SENTRY_DSN`, `WEBHOOK_URLS`, the passwords of the database, Redis, the broker and
+  the mail server (`EMAIL_URL`),
   the API tokens), shown as `[NAME]`;
 * whatever looks like a credential in a URL: `user:pass@`, and the values of
   `?refresh=` and of token-like query parameters (`checks.http.wording.scrub`).
@@ -32,7 +33,9 @@ from foundation import placeholders
 from foundation.log_format import RECORD_ATTRIBUTES as _RECORD_ATTRIBUTES
 
 # Settings whose whole value is a secret.
-SECRET_SETTINGS = ("SECRET_KEY", "REFRESH_SECRET", "GITHUB_TOKEN", "BUGTRACKER_API_KEY")
+SECRET_SETTINGS = (
+    "SECRET_KEY", "REFRESH_SECRET", "GITHUB_TOKEN", "BUGTRACKER_API_KEY", "EMAIL_HOST_PASSWORD",
+)
 # Settings holding URLs whose credentials are secrets.
 URL_SETTINGS = ("SENTRY_DSN", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
 

@@ -11,7 +11,8 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "telescope_site.settings")
 
-# Its broker connections reconnect promptly after an outage (see foundation.broker).
-app = Celery("telescope_site", amqp="foundation.broker:AMQP")
+# Its broker connections reconnect promptly after an outage (see foundation.broker);
+# the task class keeps a retry's countdown in the embedded mode too.
+app = Celery("telescope_site", amqp="foundation.broker:AMQP", task_cls="foundation.background:Task")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

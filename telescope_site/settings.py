@@ -52,6 +52,12 @@ env = environ.Env(
     EMBEDDED_WORKERS=(int, 4),
     HISTORY_DAYS=(int, 30),
     WEBHOOK_URLS=(list, []),
+    # Alerting (see notifications/).
+    PUBLIC_URL=(str, ""),
+    ALERT_REPEAT=(str, "1h"),
+    MAINTENANCE_PASSES=(bool, False),
+    EMAIL_URL=(str, "smtp://localhost:25"),
+    ALERT_EMAIL_FROM=(str, ""),
     PUBLIC_DASHBOARD=(bool, False),
     # Errors (Periskop).
     ERRORS_MAX_OCCURRENCES=(int, 100),
@@ -207,6 +213,22 @@ REFRESH_BATCH_SIZE = env("REFRESH_BATCH_SIZE")
 EMBEDDED_WORKERS = env("EMBEDDED_WORKERS")
 HISTORY_DAYS = env("HISTORY_DAYS")
 WEBHOOK_URLS = env("WEBHOOK_URLS")
+# Alerting: links in notifications are absolute, on PUBLIC_URL (else http://HOST:PORT).
+PUBLIC_URL = env("PUBLIC_URL")
+# A failing check alerts at most once per ALERT_REPEAT ("0": every time it fails
+# again); checks that opt in to reminders are reminded this often while failing.
+try:
+    from foundation import durations as _durations
+
+    ALERT_REPEAT = _durations.parse(env("ALERT_REPEAT"))
+except ValueError as exc:
+    raise environ.ImproperlyConfigured(f"ALERT_REPEAT: {exc}") from None
+# During a maintenance window a failing check answers 200 instead of 503 when true.
+MAINTENANCE_PASSES = env("MAINTENANCE_PASSES")
+# Email alerts go through Django's mail settings, from EMAIL_URL (smtp://user:pass@host:587,
+# smtp+tls://..., smtp+ssl://..., consolemail://).
+vars().update(env.email_url("EMAIL_URL"))
+ALERT_EMAIL_FROM = env("ALERT_EMAIL_FROM") or CONTACT_EMAIL
 # The dashboard needs a staff login, unless PUBLIC_DASHBOARD opens a read-only view.
 PUBLIC_DASHBOARD = env("PUBLIC_DASHBOARD")
 # Errors: how they are scraped and kept (see errors/).
@@ -243,6 +265,7 @@ INSTALLED_APPS = [
     "audits",
     "errors",
     "bugtracker",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -408,6 +431,7 @@ CELERY_TASK_ROUTES = {
     "errors.tasks.scrape_*": {"queue": "scrapes"},
     "errors.tasks.*": {"queue": "scrapes"},  # prune: the errors' housekeeping
     "audits.events.*": {"queue": "notifications"},  # webhooks
+    "notifications.tasks.*": {"queue": "notifications"},  # channels: dispatch, deliver
     "bugtracker.tasks.*": {"queue": "notifications"},  # Bugzilla
     "audits.tasks.*": {"queue": "checks"},  # runs, and prune_history
 }

@@ -20,6 +20,7 @@ urlpatterns = [
     path("dashboard/errors/", include("errors.dashboard.urls")),
     path("dashboard/", include("audits.dashboard.urls")),
     path("api/errors/", include("errors.api.urls")),
+    path("api/notifications/", include("notifications.api.urls")),
     path("", include("foundation.urls")),
     path("", include("audits.api.urls")),
     path("", include("errors.periskop.urls")),

@@ -70,6 +70,9 @@ class CheckResultSerializer(CheckInfoSerializer):
     )
     buglist = BugSerializer(many=True, help_text="Known bugs about the check.")
     history = HistoryPointSerializer(many=True, help_text="Its runs, equal neighbours folded.")
+    maintenance = serializers.BooleanField(
+        required=False, help_text="Present (true) while a maintenance window covers the check."
+    )
 
 
 class UptimeSerializer(serializers.Serializer):

@@ -294,6 +294,7 @@ def _results_response(checks, results, single=False, overrides=None) -> Response
     # of this answer are newer than any stored one.
     outcomes = {check.pk: result.success for check, result in zip(checks, results)}
     prefetch_parents(checks, outcomes)
+    quiet = Check.in_maintenance_each(checks)  # from the cache: no query
     payload = [
         {
             **_info(check, overrides),
@@ -301,10 +302,12 @@ def _results_response(checks, results, single=False, overrides=None) -> Response
             "blocked_by": _key_or_none(check.blocked_by(result.success, outcomes)),
             "buglist": bugs[check.pk],
             "history": points[check.pk],
+            **({"maintenance": True} if in_maintenance else {}),
         }
-        for check, result in zip(checks, results)
+        for check, result, in_maintenance in zip(checks, results, quiet)
     ]
-    response = Response(payload[0] if single else payload, status=_status_of(results))
+    counted = [r for r, q in zip(results, quiet) if not Check.answers_passing(q)]
+    response = Response(payload[0] if single else payload, status=_status_of(counted))
     # A failing or crashed check is the answer asked for, logged already as its
     # check.result line, not an error of this server: no django.request ERROR line
     # for it (Django skips a response marked so). Exceptions are still logged.

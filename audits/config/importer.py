@@ -16,7 +16,7 @@ from audits.models import Check, Tag
 
 COMPARED_FIELDS = (
     "description", "module", "params", "ttl", "plot", "enabled",
-    "schedule", "failure_threshold",
+    "schedule", "failure_threshold", "recovery_threshold", "remind",
 )
 
 
@@ -110,6 +110,8 @@ def spec_of(check: Check) -> CheckSpec:
         schedule=check.schedule,
         failure_threshold=check.failure_threshold,
         depends_on=check.parent_keys(),
+        recovery_threshold=check.recovery_threshold,
+        remind=check.remind,
         position=check.position,
     )
 

@@ -13,6 +13,8 @@ written.
     schedule = "5m"          # optional: own schedule (duration or crontab), audits.schedules
     failure_threshold = 3    # optional: alert after 3 failures in a row
     depends_on = ["infra/dns"]  # optional: checks (project/name) this one depends on
+    recovery_threshold = 2   # optional: recovered after 2 passes in a row
+    remind = true            # optional: alert again every ALERT_REPEAT while failing
 
 `depends_on` names checks of the same file, or checks already stored; a check that
 names itself, an unknown check, or a cycle (a → b → a) is refused.
@@ -35,7 +37,7 @@ from foundation.names import field_problems
 
 CHECK_FIELDS = (
     "description", "module", "params", "ttl", "tags", "plot", "enabled",
-    "schedule", "failure_threshold", "depends_on",
+    "schedule", "failure_threshold", "recovery_threshold", "remind", "depends_on",
 )
 
 
@@ -53,6 +55,8 @@ class CheckSpec:
     schedule: str = ""
     failure_threshold: int = 1
     depends_on: list[str] = field(default_factory=list)  # keys: "project/name"
+    recovery_threshold: int = 1
+    remind: bool = False
     position: int = 0
 
     @property
@@ -78,6 +82,10 @@ class CheckSpec:
             table["failure_threshold"] = self.failure_threshold
         if self.depends_on:
             table["depends_on"] = self.depends_on
+        if self.recovery_threshold != 1:
+            table["recovery_threshold"] = self.recovery_threshold
+        if self.remind:
+            table["remind"] = True
         return table
 
 
@@ -155,7 +163,9 @@ def _read_check(
         plot=read(_typed, table, "plot", str, ""),
         enabled=read(_typed, table, "enabled", bool, True),
         schedule=read(_read_schedule, table),
-        failure_threshold=read(_read_threshold, table),
+        failure_threshold=read(_read_threshold, table, "failure_threshold"),
+        recovery_threshold=read(_read_threshold, table, "recovery_threshold"),
+        remind=read(_typed, table, "remind", bool, False),
         depends_on=_read_depends_on(table, found),
         position=position,
     )
@@ -217,10 +227,10 @@ def _read_schedule(table: dict) -> str:
     return value
 
 
-def _read_threshold(table: dict) -> int:
-    threshold = _typed(table, "failure_threshold", int, 1)
+def _read_threshold(table: dict, name: str) -> int:
+    threshold = _typed(table, name, int, 1)
     if threshold < 1:
-        raise params.ParamError("failure_threshold", f"must be 1 or more, not {threshold}")
+        raise params.ParamError(name, f"must be 1 or more, not {threshold}")
     return threshold
 
 

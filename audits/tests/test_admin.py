@@ -25,7 +25,7 @@ def test_schedule_saved_in_admin_is_synced_to_beat(admin_client, make_check):
     check = make_check()
     form = {
         "project": "proj", "name": "check", "module": check.module,
-        "params": '{"url": "u"}', "schedule": "5m", "failure_threshold": 1,
+        "params": '{"url": "u"}', "schedule": "5m", "failure_threshold": 1, "recovery_threshold": 1,
         "position": 0, "enabled": "on", "description": "", "plot": "", "ttl": "",
     }
     response = admin_client.post(f"/admin/audits/check/{check.pk}/change/", form)

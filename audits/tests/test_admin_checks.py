@@ -193,7 +193,7 @@ def test_change_page_saves_and_syncs_the_schedule(admin_client, make_check):
     data = {
         "project": "proj", "name": "renamed", "module": check.module, "description": "",
         "params_form": check.module, "param-url": "https://e", "param-limit": "4",
-        "schedule": "1h", "failure_threshold": 2, "position": 0, "ttl": "",
+        "schedule": "1h", "failure_threshold": 2, "recovery_threshold": 1, "position": 0, "ttl": "",
         "plot": "", "tags": [web.pk, db.pk],
         "runs-TOTAL_FORMS": "0", "runs-INITIAL_FORMS": "0",  # as a browser posts
     }

@@ -56,6 +56,7 @@ def form(check=None, module=ECHO, params_form=ECHO, **params):
         "ttl": "",
         "schedule": "",
         "failure_threshold": 1,
+        "recovery_threshold": 1,
         "position": 0,
         "plot": "",
     }

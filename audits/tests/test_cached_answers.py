@@ -115,7 +115,7 @@ def _admin(check, client):
     client.force_login(User.objects.create_superuser("admin"))
     form = {
         "project": "proj", "name": "one", "module": check.module, "params": "{}",
-        "schedule": "", "failure_threshold": 1, "position": 0, "enabled": "on",
+        "schedule": "", "failure_threshold": 1, "recovery_threshold": 1, "position": 0, "enabled": "on",
         "description": "Changed.", "plot": "", "ttl": "", "tags": [Tag.objects.get().pk],
     }
     response = client.post(f"/admin/audits/check/{check.pk}/change/", form)

@@ -17,6 +17,13 @@ from testing.waiting import wait_until
 FAILED = Result("2026-11-21T10:00:00+00:00", False, {"error": "down"}, 12, ran=True)
 
 
+def fail(check):
+    """The check's state moved to failing, and its event emitted, as a run does."""
+    change = states.update(check, FAILED)
+    assert change == states.FAILING
+    return events.emit(check, change, FAILED)
+
+
 @pytest.mark.django_db
 def test_event_is_logged_as_json_fields(make_check, caplog):
     check = make_check()
@@ -38,7 +45,7 @@ def test_recovery_is_logged_as_info(make_check, caplog):
 @pytest.mark.django_db(transaction=True)
 def test_each_webhook_receives_the_event(make_check, upstream, settings):
     settings.WEBHOOK_URLS = [upstream.route("/hook-a"), upstream.route("/hook-b")]
-    events.emit(make_check(), states.FAILING, FAILED)
+    fail(make_check())
     wait_until(lambda: upstream.hits("/hook-a") == 1 and upstream.hits("/hook-b") == 1)
     method, _, headers = upstream.requests[0]
     assert method == "POST" and headers["Content-Type"] == "application/json"
@@ -49,7 +56,7 @@ def test_failing_webhook_is_retried(make_check, upstream, settings, monkeypatch)
     monkeypatch.setattr(events.send_webhook, "retry_backoff", False)
     monkeypatch.setattr(events.send_webhook, "default_retry_delay", 0)
     settings.WEBHOOK_URLS = [upstream.route("/hook", status=502)]
-    events.emit(make_check(), states.FAILING, FAILED)
+    fail(make_check())
     wait_until(lambda: upstream.hits("/hook") >= 2)
 
 
@@ -69,7 +76,7 @@ def test_sentry_receives_a_fingerprinted_message(make_check, upstream, settings)
     settings.SENTRY_DSN = f"http://public@127.0.0.1:{upstream.port}/1"
     sentry_sdk.init(dsn=settings.SENTRY_DSN, default_integrations=False)
     try:
-        events.emit(make_check(), states.FAILING, FAILED)
+        fail(make_check())
         sentry_sdk.flush(timeout=5)
     finally:
         sentry_sdk.init()  # back to no Sentry for the other tests

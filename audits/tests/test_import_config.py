@@ -241,3 +241,19 @@ def test_a_module_not_allowed_is_not_skipped(tmp_path, settings):
     with pytest.raises(CommandError, match="not an allowed check module"):
         run(write(tmp_path, text), "--skip-unavailable")
     assert not Check.objects.exists()
+
+
+@pytest.mark.django_db
+def test_alerting_fields_import_and_export_back(tmp_path):
+    run(write(tmp_path, check_table("a", failure_threshold=3, recovery_threshold=2, remind="true")))
+    check = Check.objects.get()
+    assert (check.failure_threshold, check.recovery_threshold, check.remind) == (3, 2, True)
+    out = io.StringIO()
+    call_command("export_config", stdout=out)
+    assert "recovery_threshold = 2" in out.getvalue() and "remind = true" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_recovery_threshold_under_one_is_refused(tmp_path):
+    with pytest.raises(CommandError, match="recovery_threshold: must be 1 or more, not 0"):
+        run(write(tmp_path, check_table("a", recovery_threshold=0)))

@@ -28,6 +28,7 @@ GRANTS = {
     "audits": "audits.migrations.0003_permission_groups",
     "errors": "errors.migrations.0002_permission_groups",
     "bugtracker": "bugtracker.migrations.0002_permission_groups",
+    "notifications": "notifications.migrations.0002_permission_groups",
 }
 BEAT_MODELS = {
     "periodictask", "intervalschedule", "crontabschedule", "solarschedule", "clockedschedule",
@@ -39,13 +40,13 @@ def models_of(app_label):
 
 
 def expected_read_only():
-    apps = ["audits", "errors", "bugtracker", "django_celery_beat"]
+    apps = ["audits", "errors", "bugtracker", "notifications", "django_celery_beat"]
     return {(a, f"view_{m}") for a in apps for m in models_of(a)}
 
 
 def expected_editors():
     actions = ["add", "change", "delete", "view"]
-    apps = ["audits", "errors", "bugtracker"]
+    apps = ["audits", "errors", "bugtracker", "notifications"]
     return {(a, f"{x}_{m}") for a in apps for m in models_of(a) for x in actions} | {
         ("django_celery_beat", f"{x}_{m}") for m in BEAT_MODELS for x in actions
     }
@@ -81,7 +82,7 @@ def member_of(group, username):
 def check_form(check, **changes):
     return {
         "project": check.project, "name": check.name, "module": check.module,
-        "params": '{"url": "http://changed"}', "schedule": "", "failure_threshold": 1,
+        "params": '{"url": "http://changed"}', "schedule": "", "failure_threshold": 1, "recovery_threshold": 1,
         "position": 0, "enabled": "on", "description": "", "plot": "", "ttl": "",
         **changes,
     }
@@ -208,9 +209,9 @@ def test_migration_keeps_existing_groups_and_reverses(groups):
     assert extra in Group.objects.get(name=READ_ONLY).permissions.all()
     run_grants("audits", backwards=True)  # the other apps' permissions stay
     assert {a for a, _ in permissions_of(Group.objects.get(name=EDITORS))} == {
-        "errors", "bugtracker",
+        "errors", "bugtracker", "notifications",
     }
-    run_grants("errors", "bugtracker", backwards=True)
+    run_grants("errors", "bugtracker", "notifications", backwards=True)
     assert not Group.objects.filter(name=EDITORS).exists()
     # A group that a person gave another permission keeps it, and only it.
     assert list(Group.objects.get(name=READ_ONLY).permissions.all()) == [extra]
@@ -292,3 +293,16 @@ def test_token_deleted_in_admin_no_longer_works(client, make_check):
     response = client.post("/checks/proj/check/runs", HTTP_AUTHORIZATION=f"Token {token.key}")
     assert response.status_code == 401
     assert Service.objects.count() == 0  # nothing else touched
+
+
+def test_editor_silences_checks_and_manages_channels(client, groups, make_check):
+    make_check("web", "home")
+    client.force_login(member_of(groups[1], "editor"))
+    assert client.get("/admin/notifications/maintenancewindow/add/").status_code == 200
+    assert client.get("/admin/notifications/channel/add/").status_code == 200
+
+
+def test_read_only_user_sees_windows_but_cannot_add_one(client, groups):
+    client.force_login(member_of(groups[0], "viewer"))
+    assert client.get("/admin/notifications/maintenancewindow/").status_code == 200
+    assert client.get("/admin/notifications/maintenancewindow/add/").status_code == 403

@@ -203,7 +203,7 @@ def admin_client(client, db):
 def test_the_admin_creates_and_deletes_the_schedule(admin_client):
     data = {
         "project": "p", "name": "n", "module": ECHO, "description": "", "params_form": ECHO,
-        "param-url": "https://e", "schedule": "5m", "enabled": "on", "failure_threshold": 1,
+        "param-url": "https://e", "schedule": "5m", "enabled": "on", "failure_threshold": 1, "recovery_threshold": 1,
         "position": 0, "ttl": "", "plot": "",
     }
     response = admin_client.post("/admin/audits/check/add/", data)

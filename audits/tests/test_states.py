@@ -33,7 +33,7 @@ def test_first_success_is_silent(make_check):
 def test_failing_then_passing_is_a_recovery_once(make_check):
     check = make_check()
     states.update(check, result(False))
-    assert states.update(check, result(False)) is None
+    assert states.update(check, result(False)) == states.STILL_FAILING  # no change
     assert states.update(check, result(True)) == states.RECOVERED
     assert states.update(check, result(True)) is None
 
@@ -47,15 +47,15 @@ def test_previous_state_comes_from_the_database_not_the_object(make_check):
     # The row says passing (another process saw a success): a failure is a change again,
     # whatever the stale object says, and only once.
     assert states.update(stale, result(False)) == states.FAILING
-    assert states.update(stale, result(False)) is None
+    assert states.update(stale, result(False)) == states.STILL_FAILING  # no change
 
 
 @pytest.mark.django_db
 def test_failure_threshold_delays_the_alert(make_check):
     check = make_check(failure_threshold=3)
     assert [states.update(check, result(False)) for _ in range(4)] == [
-        None, None, states.FAILING, None,
-    ]
+        states.STILL_FAILING, states.STILL_FAILING, states.FAILING, states.STILL_FAILING,
+    ]  # a failure that changes nothing: claim_alert() decides if it alerts (it does not)
     assert fresh(check).consecutive_failures == 4
 
 
@@ -64,7 +64,7 @@ def test_success_resets_the_count_of_failures(make_check):
     check = make_check(failure_threshold=2)
     states.update(check, result(False))
     states.update(check, result(True))
-    assert states.update(check, result(False)) is None
+    assert states.update(check, result(False)) == states.STILL_FAILING  # below the threshold
     assert fresh(check).consecutive_failures == 1
 
 

@@ -13,8 +13,7 @@ from errors.models import Service
 
 COMPARED_FIELDS = (
     "endpoint", "scheme", "refresh_interval", "request_headers", "follow_redirects", "discovery",
-    "enabled",
-    "config_dir",
+    "enabled", "config_dir", "alert_rate_per_hour",
 )
 
 

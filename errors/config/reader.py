@@ -12,6 +12,7 @@ Services to scrape, declared in `config.toml` or in Periskop's own YAML file.
     dns_sd_configs = [{ names = ["_errors._tcp.api.example.com"], type = "SRV" }]
     relabel_configs = [{ source_labels = ["zone"], regex = "b", action = "drop" }]
     enabled = true
+    alert_rate_per_hour = 100            # alert at 100 errors in an hour (notifications)
 
 Periskop's YAML (`services:` with `name`, `scraper.endpoint`,
 `scraper.refresh_interval` and the same discovery keys) reads into the same specs,
@@ -37,6 +38,7 @@ from foundation.names import field_problems
 SERVICE_FIELDS = (
     "endpoint", "scheme", "refresh_interval", "request_headers", "follow_redirects", "enabled",
     "static_configs", "file_sd_configs", "dns_sd_configs", "relabel_configs",
+    "alert_rate_per_hour",
 )
 DISCOVERY_FIELDS = ("static_configs", "file_sd_configs", "dns_sd_configs", "relabel_configs")
 
@@ -51,6 +53,7 @@ class ServiceSpec:
     follow_redirects: bool = False
     discovery: dict = field(default_factory=dict)
     enabled: bool = True
+    alert_rate_per_hour: int | None = None
     position: int = 0
     config_dir: str = ""  # where relative file_sd paths start; not exported
 
@@ -66,6 +69,8 @@ class ServiceSpec:
             table["follow_redirects"] = True
         if not self.enabled:
             table["enabled"] = False
+        if self.alert_rate_per_hour is not None:
+            table["alert_rate_per_hour"] = self.alert_rate_per_hour
         return {**table, **self.discovery}
 
 
@@ -156,6 +161,9 @@ def _field_problems(table: dict) -> list[tuple[str, str]]:
     for name, default in (("enabled", True), ("follow_redirects", False)):
         if not isinstance(table.get(name, default), bool):
             problems.append((name, "expected true or false"))
+    rate = table.get("alert_rate_per_hour", 1)
+    if isinstance(rate, bool) or not isinstance(rate, int) or rate < 1:
+        problems.append(("alert_rate_per_hour", f"{rate!r} must be a whole number, 1 or more"))
     return problems
 
 
@@ -169,6 +177,7 @@ def _spec(name: str, table: dict, position: int, folder: str) -> ServiceSpec:
         follow_redirects=table.get("follow_redirects", False),
         discovery={k: table[k] for k in DISCOVERY_FIELDS if k in table},
         enabled=table.get("enabled", True),
+        alert_rate_per_hour=table.get("alert_rate_per_hour"),
         position=position,
         config_dir=folder if _has_relative_sd_path(table) else "",
     )

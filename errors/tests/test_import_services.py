@@ -175,3 +175,23 @@ def test_a_service_without_relative_file_sd_paths_keeps_no_folder(tmp_path):
     path.write_text(TOML)
     run(path)
     assert Service.objects.get().config_dir == ""
+
+
+@pytest.mark.django_db
+def test_alert_rate_imports_and_exports_back(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(TOML + "alert_rate_per_hour = 100\n")
+    run(path)
+    assert Service.objects.get().alert_rate_per_hour == 100
+    out = io.StringIO()
+    call_command("export_config", stdout=out)
+    assert tomllib.loads(out.getvalue())["errors"]["services"]["api"]["alert_rate_per_hour"] == 100
+    assert "0 created, 0 changed, 0 removed, 2 unchanged" in run(path)
+
+
+@pytest.mark.django_db
+def test_an_alert_rate_under_one_is_refused(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(TOML + "alert_rate_per_hour = 0\n")
+    with pytest.raises(CommandError, match="alert_rate_per_hour: 0 must be a whole number, 1 or more"):
+        run(path)

@@ -23,6 +23,7 @@ from rest_framework.authtoken.models import Token
 
 from audits.models import Check, Tag
 from bugtracker.models import KnownBug, Tracker
+from notifications.models import Channel, MaintenanceWindow
 from errors.models import (
     ErrorGroup,
     GroupStatus,
@@ -110,7 +111,12 @@ def world(db, settings):
         http_context={"request_method": "GET", "request_url": "http://x/a",
                       "request_headers": {}, "request_body": ""},
     )
+    hook = Channel.objects.create(name="ops", kind="webhook", url="http://127.0.0.1:9/hook")
+    deploy = MaintenanceWindow.objects.create(name="deploy", duration="2h", ends_at=None,
+                                              crontab="0 2 * * *", projects=["green"])
     return {
+        "channel": hook.pk,
+        "window": deploy.pk,
         "group": group.pk,
         "staff": User.objects.create_user("ops", is_staff=True),
         "user": User.objects.create_user("someone"),
@@ -146,6 +152,42 @@ def post(operation, what, status, path, auth="token", **options) -> Call:
 
 def delete(operation, what, status, path, auth="token", **options) -> Call:
     return Call(operation, what, status, "delete", path, auth=auth, **options)
+
+
+def patch(operation, what, status, path, auth="token", **options) -> Call:
+    return Call(operation, what, status, "patch", path, auth=auth, **options)
+
+
+def managed(prefix, item, valid, invalid, open_reads) -> list[Call]:
+    """Every answer of a list/create/read/change/delete resource of the notifications API."""
+    base, one, nope = f"/api/notifications/{item}/", f"/api/notifications/{item}/{{{item[:-1]}}}/", f"/api/notifications/{item}/999999/"
+    reads = "" if open_reads else "token"
+    calls = [
+        get(f"{prefix}_list", "all", 200, base, auth=reads or None),
+        get(f"{prefix}_retrieve", "one", 200, one, auth=reads or None),
+        get(f"{prefix}_retrieve", "unknown", 404, nope, auth=reads or None),
+        post(f"{prefix}_create", "created", 201, base, body=json.dumps(valid)),
+        post(f"{prefix}_create", "invalid", 400, base, body=json.dumps(invalid)),
+        post(f"{prefix}_create", "no credentials", 401, base, auth=None, body="{}"),
+        post(f"{prefix}_create", "not staff", 403, base, auth="user", body="{}"),
+        patch(f"{prefix}_update", "changed", 200, one, body=json.dumps({"name": "renamed"})),
+        patch(f"{prefix}_update", "invalid", 400, one, body=json.dumps(invalid)),
+        patch(f"{prefix}_update", "no credentials", 401, one, auth=None, body="{}"),
+        patch(f"{prefix}_update", "not staff", 403, one, auth="user", body="{}"),
+        patch(f"{prefix}_update", "unknown", 404, nope, body="{}"),
+        delete(f"{prefix}_destroy", "deleted", 204, one),
+        delete(f"{prefix}_destroy", "no credentials", 401, one, auth=None),
+        delete(f"{prefix}_destroy", "not staff", 403, one, auth="user"),
+        delete(f"{prefix}_destroy", "unknown", 404, nope),
+    ]
+    if not open_reads:
+        calls += [
+            get(f"{prefix}_list", "no credentials", 401, base),
+            get(f"{prefix}_list", "not staff", 403, base, auth="user"),
+            get(f"{prefix}_retrieve", "no credentials", 401, one),
+            get(f"{prefix}_retrieve", "not staff", 403, one, auth="user"),
+        ]
+    return calls
 
 
 def mutations(operation, action) -> list[Call]:
@@ -251,6 +293,12 @@ CALLS = [
             ("errors_group_counts", GROUP + "counts/"),
         ]
     ],
+    *managed("notifications_channels", "channels",
+             {"name": "team", "kind": "email", "recipients": ["ops@example.com"]},
+             {"kind": "email", "recipients": ["not an address"]}, open_reads=False),
+    *managed("notifications_windows", "windows",
+             {"name": "silence", "duration": "2h", "checks": ["red/ko"]},
+             {"duration": "2h", "checks": ["red/nope"]}, open_reads=True),
 ]
 
 
@@ -269,7 +317,7 @@ def make(call: Call, client, world, settings):
         headers.update(data=call.body, content_type="application/json")
     elif call.query:
         headers["data"] = call.query
-    path = call.path.format(group=world["group"])
+    path = call.path.format(group=world["group"], channel=world["channel"], window=world["window"])
     broker = mock.patch("audits.api.views.enqueue", side_effect=ConnectionError("broker down"))
     with broker if call.broker_down else contextlib.nullcontext():
         return getattr(client, call.method)(path, **headers)

@@ -7,6 +7,7 @@ functions included, since they run too and only hide a cycle.
 * `foundation` imports no app and not `telescope_site`;
 * `checks` imports no Django and nothing of the project but `checks`;
 * `audits` and `errors` never import each other; `bugtracker` imports neither;
+  `notifications` (channels, maintenance windows), which both use, imports no app;
 * an app imports from `telescope_site` at most the Celery app object;
 * imports are absolute.
 """
@@ -18,8 +19,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT = ("telescope_site", "foundation", "audits", "errors", "bugtracker", "checks")
-APPS = ("audits", "errors", "bugtracker")
+PROJECT = ("telescope_site", "foundation", "audits", "errors", "bugtracker", "notifications",
+           "checks")
+APPS = ("audits", "errors", "bugtracker", "notifications")
 # Packages that only serve tests: their imports are free.
 TEST_SUPPORT = ("testing", "integration", "dashboard_tests")
 DJANGO = ("django", "rest_framework", "drf_spectacular", "corsheaders", "whitenoise")
@@ -194,6 +196,7 @@ def test_checks_import_no_django_and_nothing_of_the_project():
     ("audits", ("errors",)),
     ("errors", ("audits",)),
     ("bugtracker", ("audits", "errors")),
+    ("notifications", ("audits", "errors", "bugtracker")),
 ])
 def test_apps_keep_apart(source, forbidden):
     offenders = [

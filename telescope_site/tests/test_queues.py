@@ -19,6 +19,8 @@ KINDS = {
     "errors.tasks.scrape_shard": "scrapes",  # the shards of a large service's scrape
     "audits.events.send_webhook": "notifications",
     "bugtracker.tasks.sync_bugs": "notifications",
+    "notifications.tasks.dispatch": "notifications",
+    "notifications.tasks.deliver": "notifications",
 }
 
 

@@ -1,0 +1,1 @@
+"""Notifications: alert channels, the rules that choose them, maintenance windows."""

@@ -1,0 +1,1 @@
+"""The notifications API: channels and maintenance windows, under /api/notifications/."""
