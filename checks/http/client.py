@@ -28,14 +28,19 @@ request, so a configuration change applies to the next one.
 """
 
 import os
+import re
 import threading
+import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Callable
 
 import certifi
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+from requests.utils import default_headers, get_encoding_from_headers
 from urllib3.exceptions import LocationParseError, MaxRetryError
 from urllib3.util import Retry, parse_url
 
@@ -61,6 +66,8 @@ RETRY_STATUSES = frozenset({502, 503, 504})
 MAX_REDIRECTS = 10  # Go's, as Periskop had
 KEEPALIVE_HOSTS = 256
 CHUNK_BYTES = 64 * 1024
+# What a requests session sends unless told otherwise, sent by `_send_plain` too.
+_DEFAULT_HEADERS = default_headers()
 
 
 class Limit:
@@ -160,10 +167,9 @@ def _send(call: _Call, kwargs: dict) -> requests.Response:
     deadline.arm(call.deadline)
     try:
         _check_url(call.url)
-        response = _session().request(
-            call.method, call.url, headers={"User-Agent": config.current.user_agent, **call.headers},
-            timeout=(call.connect, call.read), stream=True, hooks={"response": _read_body}, **kwargs,
-        )
+        response = _send_plain(call) if _is_plain(call, kwargs) else None
+        if response is None:
+            response = _send_with_requests(call, kwargs)
         if deadline.disarm():  # the watchdog may have cut the body short
             raise Refused(timed_out(call.deadline), response=response)
         return response
@@ -174,6 +180,70 @@ def _send(call: _Call, kwargs: dict) -> requests.Response:
     finally:
         deadline.disarm()
         _local.call = None
+
+
+# A URL that requests would send as it is: printable ASCII, nothing it quotes.
+_PLAIN_URL = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+_PLAIN_METHODS = frozenset({"GET", "HEAD"})
+
+
+def _is_plain(call: _Call, kwargs: dict) -> bool:
+    """Whether `call` may skip requests (`_send_plain`): a GET or HEAD of a plain
+    URL, with no body, query parameters or proxies from the environment."""
+    return (
+        call.method in _PLAIN_METHODS
+        and not kwargs
+        and not (call.env_proxies and _session().proxies_in_env)
+        and _PLAIN_URL.fullmatch(call.url) is not None
+    )
+
+
+def _send_plain(call: _Call) -> requests.Response | None:
+    """
+    `call` sent by urllib3 directly, on the same pool, with the same retries,
+    timeouts, deadline and size cap as through requests, and the answer as
+    requests would give it: requests' own work per request (merging settings,
+    cookies, hooks, redirect resolution) is most of a heartbeat's CPU. None for
+    an answer that redirects, which requests then follows from the start (only
+    GET and HEAD come here: asking again is safe).
+    """
+    headers = CaseInsensitiveDict(_DEFAULT_HEADERS)
+    headers["User-Agent"] = config.current.user_agent
+    headers.update(call.headers)
+    headers = CaseInsensitiveDict({k: v for k, v in headers.items() if v is not None})
+    started = time.monotonic()
+    raw = _pool.urlopen(
+        call.method, call.url, headers=headers, body=None, redirect=False,
+        assert_same_host=False, preload_content=False, decode_content=False,
+        retries=_adapter(call).max_retries,
+        timeout=urllib3.Timeout(connect=call.connect, read=call.read),
+    )
+    response = _response_of(call, headers, raw, time.monotonic() - started)
+    _read_body(response)
+    if response.is_redirect:
+        return None
+    return response
+
+
+def _response_of(call: _Call, headers, raw, seconds: float) -> requests.Response:
+    """The requests `Response` of urllib3's `raw`, as requests' adapter builds it."""
+    request = requests.PreparedRequest()
+    request.method, request.url, request.headers, request.body = call.method, call.url, headers, None
+    response = requests.Response()
+    response.status_code = raw.status
+    response.headers = CaseInsensitiveDict(raw.headers)
+    response.encoding = get_encoding_from_headers(response.headers)
+    response.raw, response.reason = raw, raw.reason
+    response.url, response.request = call.url, request
+    response.elapsed = timedelta(seconds=seconds)
+    return response
+
+
+def _send_with_requests(call: _Call, kwargs: dict) -> requests.Response:
+    return _session().request(
+        call.method, call.url, headers={"User-Agent": config.current.user_agent, **call.headers},
+        timeout=(call.connect, call.read), stream=True, hooks={"response": _read_body}, **kwargs,
+    )
 
 
 def _check_url(url: str) -> None:
