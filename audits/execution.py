@@ -19,6 +19,10 @@ the process. In a check process none of this reaches the server:
   log lines (urllib3 logs the URLs it retries) are redacted of them too
   (`foundation.log_redaction`), though it was forked before they were resolved.
 
+`call_many()` runs a batch (a cold project) from one caller thread: the runs sent
+at once travel down each check process's pipe in one message, and the outcomes
+that end together come back in one message; `call()` is a batch of one.
+
 Each check process has a pipe of its own to the process that started it, as in
 Celery's prefork pool (AsynPool): billiard's plain `Pool` shares one queue lock
 between its workers, and a worker killed at its hard time limit could leave that

@@ -25,7 +25,9 @@ module gone or not allowed, a parameter that no longer casts) as a crashed run,
 and may change the check's state (`audits.states`).
 
 `run_checks()` runs several at once, at most `LIMIT_GLOBAL_CONCURRENCY` at a time,
-and stores their history in one insert.
+the same steps for a batch from one thread: one cache read, one round of locks,
+the runs sent to the check processes in one message each, one cache write for the
+results that end together, and their history in one insert.
 
 A caller that has the run done elsewhere (a request of the distributed mode, whose
 checks the workers run: `audits.answers`) takes the `Job` from `cached_or_job()`,

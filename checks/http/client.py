@@ -20,6 +20,14 @@
   included, or is refused when the caller says so.
 * Failures raise `HTTPError`, worded and scrubbed by `checks.http.wording`.
 
+A plain GET or HEAD (no body, no query parameters given apart, no proxy from the
+environment, a URL requests would send as it is) goes to urllib3 directly, under
+the same pool, retries, timeouts, deadline and size cap, and comes back as the
+`requests.Response` requests would build: requests' own work per request was
+most of a heartbeat's CPU. An answer that redirects is then asked again through
+requests, which follows it with the policy above. Everything else goes through
+requests.
+
 Connections are kept alive in one process-wide, thread-safe pool (up to
 `KEEPALIVE_HOSTS` hosts), whichever thread makes the request; each thread has
 its own `requests.Session` (sessions are not thread-safe), and the request in
