@@ -24,9 +24,8 @@ A plain GET or HEAD (no body, no query parameters given apart, no proxy from the
 environment, a URL requests would send as it is) goes to urllib3 directly, under
 the same pool, retries, timeouts, deadline and size cap, and comes back as the
 `requests.Response` requests would build: requests' own work per request was
-most of a heartbeat's CPU. An answer that redirects is then asked again through
-requests, which follows it with the policy above. Everything else goes through
-requests.
+most of a heartbeat's CPU. An answer that redirects is followed from there by
+requests, with the policy above. Everything else goes through requests.
 
 Connections are kept alive in one process-wide, thread-safe pool (up to
 `KEEPALIVE_HOSTS` hosts), whichever thread makes the request; each thread has
@@ -175,8 +174,9 @@ def _send(call: _Call, kwargs: dict) -> requests.Response:
     deadline.arm(call.deadline)
     try:
         _check_url(call.url)
-        response = _send_plain(call) if _is_plain(call, kwargs) else None
-        if response is None:
+        if _is_plain(call, kwargs):
+            response = _send_plain(call)
+        else:
             response = _send_with_requests(call, kwargs)
         if deadline.disarm():  # the watchdog may have cut the body short
             raise Refused(timed_out(call.deadline), response=response)
@@ -190,8 +190,9 @@ def _send(call: _Call, kwargs: dict) -> requests.Response:
         _local.call = None
 
 
-# A URL that requests would send as it is: printable ASCII, nothing it quotes.
-_PLAIN_URL = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+# A URL that requests would send as it is: printable ASCII, nothing it quotes, no
+# `user:password@` (which requests turns into Basic auth).
+_PLAIN_URL = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]!$&'()*+,;=%]+")
 _PLAIN_METHODS = frozenset({"GET", "HEAD"})
 
 
@@ -206,14 +207,13 @@ def _is_plain(call: _Call, kwargs: dict) -> bool:
     )
 
 
-def _send_plain(call: _Call) -> requests.Response | None:
+def _send_plain(call: _Call) -> requests.Response:
     """
     `call` sent by urllib3 directly, on the same pool, with the same retries,
     timeouts, deadline and size cap as through requests, and the answer as
     requests would give it: requests' own work per request (merging settings,
-    cookies, hooks, redirect resolution) is most of a heartbeat's CPU. None for
-    an answer that redirects, which requests then follows from the start (only
-    GET and HEAD come here: asking again is safe).
+    cookies, hooks, redirect resolution) is most of a heartbeat's CPU. An
+    answer that redirects is followed by requests from there.
     """
     headers = CaseInsensitiveDict(_DEFAULT_HEADERS)
     headers["User-Agent"] = config.current.user_agent
@@ -229,14 +229,32 @@ def _send_plain(call: _Call) -> requests.Response | None:
     response = _response_of(call, headers, raw, time.monotonic() - started)
     _read_body(response)
     if response.is_redirect:
-        return None
+        return _followed(call, response)
     return response
+
+
+def _followed(call: _Call, response: requests.Response) -> requests.Response:
+    """The answer at the end of `response`'s redirects, followed by requests as
+    `Session.send` follows them (the same policy, this thread's session)."""
+    session = _session()
+    session.trust_env = False  # a plain call uses no proxy from the environment
+    hops = list(session.resolve_redirects(
+        response, response.request, stream=True, timeout=(call.connect, call.read),
+        verify=True, cert=None, proxies={},
+    ))
+    if not hops:
+        return response
+    final = hops.pop()
+    final.history = [response, *hops]
+    return final
 
 
 def _response_of(call: _Call, headers, raw, seconds: float) -> requests.Response:
     """The requests `Response` of urllib3's `raw`, as requests' adapter builds it."""
     request = requests.PreparedRequest()
     request.method, request.url, request.headers, request.body = call.method, call.url, headers, None
+    request._cookies = requests.cookies.RequestsCookieJar()  # what a redirect reads
+    request.hooks["response"].append(_read_body)  # each redirect's body too
     response = requests.Response()
     response.status_code = raw.status
     response.headers = CaseInsensitiveDict(raw.headers)
