@@ -44,6 +44,10 @@ ARG COMMIT=""
 ARG BUILD=""
 RUN python -c 'import json, os; json.dump({key: os.environ.get(key.upper(), "") for key in ("source", "version", "commit", "build")}, open("version.json", "w"), indent=2)'
 
+# The folder where the web's and the workers' processes write their metrics for
+# /__metrics__ to sum (PROMETHEUS_MULTIPROC_DIR): a volume in docker-compose.yml,
+# which takes this owner when it is created.
+RUN mkdir /metrics && chown 10001:10001 /metrics
 USER 10001:10001
 EXPOSE 8000
 # The web server's health, as the web service's check in docker-compose.yml. The
@@ -53,4 +57,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
     CMD curl -fsS -o /dev/null http://localhost:8000/__lbheartbeat__ || exit 1
 # Keep in step with the web service's command in docker-compose.yml (a test checks).
-CMD ["gunicorn", "telescope_site.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "1", "--threads", "16"]
+CMD ["gunicorn", "--config", "telescope_site/gunicorn_conf.py", "telescope_site.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "1", "--threads", "16"]

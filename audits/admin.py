@@ -193,7 +193,7 @@ class CheckAdmin(admin.ModelAdmin):
     list_display_links = ["project", "name"]
     list_filter = ["project", "tags", "enabled", LastResultFilter, "alert_state"]
     search_fields = ["project", "name", "description", "module", "tags__name"]
-    filter_horizontal = ["tags"]
+    filter_horizontal = ["tags", "depends_on"]
     actions = ["run_now", "enable", "disable", "duplicate"]
     readonly_fields = [
         "alert_state", "consecutive_failures", "last_run_at", "last_success",
@@ -207,6 +207,7 @@ class CheckAdmin(admin.ModelAdmin):
             "Results and schedule",
             {"fields": ["ttl", "schedule", "failure_threshold", "plot", "position"]},
         ),
+        ("Dependencies", {"fields": ["depends_on"]}),
         ("Known bugs", {"fields": ["bug_table"]}),
         (
             "State",

@@ -183,6 +183,17 @@ class CheckForm(forms.ModelForm):
             raise forms.ValidationError(str(exc)) from None
         return value
 
+    def clean_depends_on(self):
+        """No check depends on itself, nor on one that depends on it (a cycle)."""
+        parents = self.cleaned_data["depends_on"]
+        project, name = self.cleaned_data.get("project"), self.cleaned_data.get("name")
+        if parents and project and name:
+            edited = Check(pk=self.instance.pk, project=project, name=name)  # as renamed
+            problem = edited.dependency_problem(parents)
+            if problem:
+                raise forms.ValidationError(problem[0].upper() + problem[1:] + ".")
+        return parents
+
     def clean(self):
         cleaned = super().clean()
         if "module" not in cleaned:

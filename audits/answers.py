@@ -19,9 +19,11 @@ takes a web process's CPU, memory or processes. There:
   check whose result has not come by then is answered as crashed, "No worker
   answered within N s" (a 500), never a request that hangs.
 
-When the cache or the queue cannot be reached (Redis down), the checks run here
-after all, in this process's check processes, as the runner does without a cache:
-the API keeps answering.
+When the cache or the queue cannot be reached (Redis down or frozen), the checks
+run here after all, in this process's check processes, as the runner does without
+a cache: the API keeps answering. That includes a request already waiting when
+Redis fails: no result could reach it through the cache any more, so it stops
+waiting and runs the checks it still lacks here.
 """
 
 import logging
@@ -34,6 +36,7 @@ from audits import runner, tasks
 from audits.models import Check
 from audits.runner import Job, Result
 from foundation.background import enqueue, runs_here
+from foundation.cache import breaker
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +84,11 @@ def _wait_for(jobs: list[Job], overrides: dict | None) -> dict[str, Result]:
     here += _queue(claimed, overrides)
     done = _run_here(here, overrides) if here else {}
     done.update(_arrivals({k: t for k, t in since.items() if k not in done}, limit))
+    lacking = [job for job in jobs if job.key not in done]
+    if lacking and breaker.down:  # Redis failed while we waited: see the docstring
+        logger.warning("The cache failed while %d runs were awaited; running them here",
+                       len(lacking))
+        done.update(_run_here(lacking, overrides))
     return {job.key: done.get(job.key) or _not_answered(job, limit) for job in jobs}
 
 
@@ -111,10 +119,10 @@ def _run_here(jobs: list[Job], overrides: dict | None) -> dict[str, Result]:
 
 def _arrivals(since: dict[str, float], limit: float) -> dict[str, Result]:
     """The results stored under the keys of `since` after their times, as they come,
-    until all came or `limit` seconds passed."""
+    until all came, `limit` seconds passed or the cache failed."""
     deadline = time.monotonic() + limit
     waiting, arrived = dict(since), {}
-    while waiting and time.monotonic() < deadline:
+    while waiting and time.monotonic() < deadline and not breaker.down:
         time.sleep(runner.POLL_SECONDS)
         found = runner.read_many(waiting)
         if found:

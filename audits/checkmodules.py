@@ -14,6 +14,7 @@ every load, so a row stored before the setting changed cannot run either.
 
 import functools
 import importlib
+import importlib.util
 import inspect
 import pkgutil
 import typing
@@ -27,6 +28,20 @@ import checks
 
 class ModuleError(Exception):
     """The dotted path does not lead to a usable check module."""
+
+
+class UnavailableModule(ModuleError):
+    """The module is not installed here: a config written for another install
+    (upstream Telescope's own checks) may name it. `import_config
+    --skip-unavailable` imports the other checks."""
+
+
+# Packages of upstream Telescope's checks (mozilla-services/telescope) that this
+# service does not ship: they need Mozilla's services and libraries.
+UPSTREAM_ONLY = (
+    "checks.remotesettings", "checks.normandy", "checks.taskcluster",
+    "checks.data_platform", "checks.poucave",
+)
 
 
 @dataclass(frozen=True)
@@ -94,6 +109,15 @@ def _load(path: str) -> CheckModule:
     )
 
 
+def _shipped(path: str) -> bool:
+    """Whether the package of `path` is installed here (someone may have added it)."""
+    package = path.rpartition(".")[0]
+    try:
+        return importlib.util.find_spec(package) is not None
+    except ModuleNotFoundError:
+        return False
+
+
 def installed() -> list[str]:
     """Dotted paths of the check modules shipped under `checks/`."""
     found = []
@@ -107,11 +131,21 @@ def installed() -> list[str]:
     return sorted(found)
 
 
+def is_upstream_only(path: str) -> bool:
+    """Whether `path` is in one of upstream Telescope's packages not shipped here."""
+    return any(path == package or path.startswith(package + ".") for package in UPSTREAM_ONLY)
+
+
 def _import(path: str):
     try:
         return importlib.import_module(path)
     except ModuleNotFoundError as exc:
-        raise ModuleError(f"module '{path}' cannot be imported: {exc}") from None
+        if is_upstream_only(path) and not _shipped(path):
+            raise UnavailableModule(
+                f"module '{path}' exists only in upstream Telescope "
+                "(mozilla-services/telescope), not in this service"
+            ) from None
+        raise UnavailableModule(f"module '{path}' cannot be imported: {exc}") from None
     except Exception as exc:  # the module itself is broken: say how
         raise ModuleError(
             f"module '{path}' fails on import: {type(exc).__name__}: {exc}"

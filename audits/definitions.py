@@ -3,9 +3,9 @@ The enabled checks, kept in memory by each process: what the API reads on every
 request without a query.
 
 `current()` answers this process's copy while the definitions version in the
-cache is the one it was loaded at, and reloads it (two queries: the checks and
-their tags) when the version moved. Every change to a check or a tag bumps the
-version, whoever makes it and in whichever process (`audits.models`: save,
+cache is the one it was loaded at, and reloads it (three queries: the checks,
+their tags and the checks they depend on) when the version moved. Every change
+to a check or a tag bumps the version, whoever makes it and in whichever process (`audits.models`: save,
 delete, bulk update and create, tags, the import and the admin all go through
 them), so that every process reloads on its next request. When the cache is down
 nothing can be trusted to be current: each call then reads the database.
@@ -99,7 +99,7 @@ def _reload(version: str | None) -> Definitions:
             return _loaded
         # The version is read before the rows: a change committed after this read
         # bumps it again, and the next call reloads.
-        definitions = Definitions.of(version, Check.objects.enabled().prefetch_related("tags"))
+        definitions = Definitions.of(version, Check.objects.enabled().prefetch_related("tags").with_parents())
         if version is not None:
             _loaded = definitions
         return definitions

@@ -7,10 +7,10 @@ labelled by project and name, a bounded set.
 """
 
 from django.db import DatabaseError
-from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
-from foundation.metrics import PREFIX
+from foundation.metrics import PREFIX, register_derived
 
 CHECK_RUN_DURATION = Histogram(
     f"{PREFIX}_check_run_duration_seconds",
@@ -65,7 +65,7 @@ class CheckStateCollector:
         )
 
 
-REGISTRY.register(CheckStateCollector())
+register_derived(CheckStateCollector())
 REFRESH_LAG = Histogram(
     f"{PREFIX}_refresh_lag_seconds",
     "How late a scheduled refresh started, after the time it was due.",

@@ -5,6 +5,10 @@ stays fresh, and how people find it (project, tags).
 Parameters are stored as written in the config, `${VAR}` placeholders included;
 they are resolved only when the check runs (see `foundation.placeholders`).
 
+A check may depend on others (`depends_on`): while one of them fails, its own
+failures are that one's consequence, reported as "blocked by infra/dns", and they
+do not alert (`Check.blocked_by`, consulted by `audits.states`).
+
 A check keeps its own schedule (django-celery-beat's `PeriodicTask`, see
 `audits.schedules`) in step itself: on save, on delete, and through the queryset's
 bulk operations, whoever calls them (admin, import, API, shell).
@@ -22,6 +26,7 @@ import uuid
 from django.conf import settings
 from django.core.cache import cache
 from django.db import models, transaction
+from django.db.models import Prefetch, prefetch_related_objects
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_variables
@@ -138,6 +143,27 @@ class CheckQuerySet(models.QuerySet):
     def enabled(self):
         return self.filter(enabled=True)
 
+    def with_parents(self):
+        """With the checks each one depends on (one query for all), for `blocked_by()`,
+        `parent_keys()` and `get_info()`."""
+        return self.prefetch_related(_parents_prefetch())
+
+    def blocking_chains(self) -> dict[int, list["Check"]]:
+        """{pk: [parent, grandparent, ...]} of the checks here that are blocked
+        (`Check.blocked_by`): each parent blocked by the next, the last one the
+        root cause. Two queries however many checks: those failing, their parents."""
+        failing = {c.pk: c for c in self.filter(last_success=False).with_parents()}
+        parents = {pk: check.blocked_by() for pk, check in failing.items()}
+        chains = {}
+        for pk, parent in parents.items():
+            chain = []
+            while parent is not None and parent not in chain:
+                chain.append(parent)
+                parent = parents.get(parent.pk)
+            if chain:
+                chains[pk] = chain
+        return chains
+
     def with_tags(self, names):
         """Checks that have every tag in `names` (AND, as Telescope's `t1+t2`)."""
         queryset = self
@@ -178,6 +204,16 @@ class Check(models.Model):
     )
     failure_threshold = models.PositiveIntegerField(
         default=1, help_text="Alert after this many failures in a row."
+    )
+    depends_on = models.ManyToManyField(
+        "self",
+        symmetrical=False,
+        blank=True,
+        related_name="dependents",
+        help_text=(
+            "Checks this one depends on: while one of them fails, this check's failures "
+            "are reported as blocked by it, and do not alert."
+        ),
     )
     position = models.PositiveIntegerField(
         default=0, help_text="Order of the check in its config file."
@@ -288,6 +324,56 @@ class Check(models.Model):
             project=self.project, check=self.name
         )
 
+    # Dependencies.
+
+    @property
+    def key(self) -> str:
+        return f"{self.project}/{self.name}"
+
+    def parent_keys(self) -> list[str]:
+        """The keys (`project/name`) of the checks this one depends on, sorted."""
+        return sorted(parent.key for parent in self.depends_on.all())
+
+    def blocked_by(self, success: bool | None = None, outcomes: dict | None = None):
+        """
+        While this check fails, the first (by key) enabled check it depends on that
+        fails too: this check's failure is that one's consequence, reported as
+        "blocked by <key>", and it does not alert. None when this check passes, or
+        when none of its parents fails.
+
+        `success`: this check's outcome (by default its last run's); `outcomes`:
+        {pk: success} of runs newer than the stored states (a batch that ran a
+        parent with its child). Prefetch the parents (`with_parents()`,
+        `prefetch_parents()`) to make it cost no query.
+        """
+        success = self.last_success if success is None else success
+        if success is not False:
+            return None
+        outcomes = outcomes or {}
+        parents = sorted((p for p in self.depends_on.all() if p.enabled), key=lambda p: p.key)
+        return next((p for p in parents if outcomes.get(p.pk, p.last_success) is False), None)
+
+    def dependency_problem(self, parents) -> str | None:
+        """Why this check may not depend on `parents` (checks), or None: itself, or a
+        cycle through the stored dependencies (a parent that depends on this check)."""
+        if self.pk is None:
+            return None  # nothing stored depends on a check not yet stored
+        if any(parent.pk == self.pk for parent in parents):
+            return "a check cannot depend on itself"
+        graph: dict[int, list[int]] = {}
+        for child, parent in Check.depends_on.through.objects.values_list(
+            "from_check_id", "to_check_id"
+        ):
+            graph.setdefault(child, []).append(parent)
+        graph[self.pk] = [parent.pk for parent in parents]
+        cycle = dependency_cycle(graph, through=self.pk)
+        if not cycle:
+            return None
+        rows = Check.objects.filter(pk__in=cycle).values_list("pk", "project", "name")
+        keys = {pk: f"{project}/{name}" for pk, project, name in rows}
+        shown = [self.key if pk == self.pk else keys[pk] for pk in cycle]
+        return f"a cycle: {' → '.join(shown)}"
+
     def get_info(self, overrides: dict | None = None) -> dict:
         """Telescope's description of a check, without running it (`overrides`: the
         parameters a run took from the URL)."""
@@ -302,7 +388,68 @@ class Check(models.Model):
             "ttl": self.get_ttl(),
             "parameters": self.exposed_parameters(overrides),
             "troubleshooting": self.troubleshooting_url(),
+            "depends_on": self.parent_keys(),
         }
+
+
+def _parents_prefetch() -> Prefetch:
+    return Prefetch("depends_on", queryset=Check.objects.order_by("project", "name"))
+
+
+def prefetch_parents(checks, outcomes: dict | None = None) -> None:
+    """
+    Load the parents of `checks` (instances) in one query, afresh (their states
+    may have changed since the checks were read). A parent whose run is in
+    `outcomes` ({pk: success}) takes that outcome: a batch that ran a parent with
+    its child judges the child by the parent's new result, whatever the order the
+    states are stored in.
+    """
+    checks = list(checks)
+    for check in checks:
+        getattr(check, "_prefetched_objects_cache", {}).pop("depends_on", None)
+    prefetch_related_objects(checks, _parents_prefetch())
+    for check in checks:
+        for parent in check.depends_on.all():
+            if outcomes and parent.pk in outcomes:
+                parent.last_success = outcomes[parent.pk]
+
+
+def stored_dependencies() -> dict[str, list[str]]:
+    """{key: [keys it depends on]} of every stored check that depends on another."""
+    edges = Check.depends_on.through.objects.values_list(
+        "from_check__project", "from_check__name", "to_check__project", "to_check__name"
+    )
+    graph: dict[str, list[str]] = {}
+    for project, name, parent_project, parent_name in edges:
+        graph.setdefault(f"{project}/{name}", []).append(f"{parent_project}/{parent_name}")
+    return graph
+
+
+def dependency_cycle(graph: dict, through=None) -> list | None:
+    """A cycle of `graph` ({node: [nodes it depends on]}) as [a, b, ..., a], or
+    None; `through`: only a cycle through that node (the others are not looked for)."""
+    done: set = set()
+    for start in [through] if through is not None else sorted(graph):
+        if start in done:
+            continue
+        path, on_path = [start], {start}
+        stack = [iter(sorted(graph.get(start, ())))]
+        while stack:
+            node = next(stack[-1], None)
+            if node is None:
+                stack.pop()
+                finished = path.pop()
+                on_path.discard(finished)
+                done.add(finished)
+                continue
+            if node in on_path:
+                return path[path.index(node):] + [node]
+            if node in done:
+                continue
+            path.append(node)
+            on_path.add(node)
+            stack.append(iter(sorted(graph.get(node, ()))))
+    return None
 
 
 class CheckRun(models.Model):
@@ -349,3 +496,4 @@ for _model in (Check, Tag):
     post_save.connect(_saved, sender=_model, dispatch_uid=f"definitions-saved-{_model.__name__}")
     post_delete.connect(_changed, sender=_model, dispatch_uid=f"definitions-deleted-{_model.__name__}")
 m2m_changed.connect(_changed, sender=Check.tags.through, dispatch_uid="definitions-tags")
+m2m_changed.connect(_changed, sender=Check.depends_on.through, dispatch_uid="definitions-depends-on")

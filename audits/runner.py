@@ -57,7 +57,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from audits import definitions, events, execution, history, metrics, plot_value, states
 from audits.checkmodules import CheckModule, ModuleError
-from audits.models import Check
+from audits.models import Check, prefetch_parents
 from audits.params import ParamError
 from foundation import locks, placeholders
 
@@ -210,6 +210,8 @@ def after_runs(pairs, scheduled_for: dict | None = None) -> None:
     if not pairs:
         return
     try:
+        # The dependencies that may block a failure, judged by this batch's results.
+        prefetch_parents([c for c, r in pairs if not r.success], _outcomes(pairs))
         with transaction.atomic():  # one transaction, not one per statement
             pairs = _own_rows(pairs)
             history.record(pairs, scheduled_for)
@@ -259,6 +261,10 @@ def _copy_with(check: Check, row: dict) -> Check:
     del copy.__dict__[definitions.MEMO]
     copy.__dict__.update((name, row[name]) for name in RUN_STATE_READ)
     return copy
+
+
+def _outcomes(pairs) -> dict[int, bool]:
+    return {check.pk: result.success for check, result in pairs}
 
 
 def cache_key(check: Check, params: dict) -> str:

@@ -17,6 +17,8 @@ from django_celery_beat.models import CrontabSchedule, IntervalSchedule, Periodi
 from foundation import durations
 
 TASK = "audits.tasks.run_scheduled_check"
+# A crontab fires once a minute at most.
+CRONTAB_EXPIRE_SECONDS = 60
 
 
 class ScheduleError(ValueError):
@@ -45,6 +47,9 @@ def sync(check) -> None:
     task.args = json.dumps([check.pk])
     task.enabled = check.enabled
     task.interval, task.crontab = _schedule_objects(kind, value)
+    # A run no worker took before the next one is due is dropped (the next one
+    # does its work): a backlog never piles up runs of one check.
+    task.expire_seconds = value if kind == "every" else CRONTAB_EXPIRE_SECONDS
     task.save()
     if check.periodic_task_id != task.pk:
         check.periodic_task = task

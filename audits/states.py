@@ -8,6 +8,8 @@ change and emits its event:
 * a failure counts towards `failure_threshold`; the run that reaches it moves the
   check from unknown or passing to failing (a check failing on its first run
   alerts, as in Telescope);
+* a failure of a check blocked by a failing dependency (`Check.blocked_by`) counts
+  but moves nothing: the parent alerts, not its dependents;
 * a success moves a failing check back to passing ("recovered"); a first success
   moves an unknown check to passing silently.
 
@@ -119,6 +121,11 @@ def _passed(rows, last: dict) -> str | None:
 
 def _failed(rows, check: Check, last: dict) -> str | None:
     rows.update(consecutive_failures=F("consecutive_failures") + 1, **last)
+    # Dependencies: while a check it depends on fails, its failures are that one's
+    # consequence and do not alert; they still count, so that a check failing on
+    # its own once the parent recovered alerts at once.
+    if check.blocked_by():
+        return None
     flipped = (
         rows.filter(consecutive_failures__gte=check.failure_threshold)
         .exclude(alert_state=AlertState.FAILING)

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from audits import history, metrics, refresh, runner
 from audits.models import Check
-from foundation.background import enqueue
+from foundation.background import RUN_AGAIN_IF_LOST, enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def dispatch_refreshes() -> int:
     return len(claimed)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, **RUN_AGAIN_IF_LOST)
 def run_checks_batch(check_ids: list[int], due: list[str] | None = None) -> None:
     scheduled = dict(zip(check_ids, map(datetime.fromisoformat, due or [])))
     checks = list(_checks(check_ids))
@@ -52,13 +52,13 @@ def run_checks_batch(check_ids: list[int], due: list[str] | None = None) -> None
     runner.run_checks(checks, force=True, scheduled_for=scheduled)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, **RUN_AGAIN_IF_LOST)
 def run_check(check_id: int) -> None:
     for check in _checks([check_id]):
         runner.run_check(check, force=True)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, **RUN_AGAIN_IF_LOST)
 def run_requested(check_ids: list[int], overrides: dict | None = None) -> None:
     # Forced: the request found no fresh result, and waits for one stored after it
     # queued this run (a run in flight is shared, through the runner's lock).
@@ -70,7 +70,7 @@ def run_requested(check_ids: list[int], overrides: dict | None = None) -> None:
     runner.run_checks(checks, force=True)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, **RUN_AGAIN_IF_LOST)
 def run_scheduled_check(check_id: int) -> None:
     if not _checks([check_id]).exists():
         logger.warning("Scheduled check %s no longer exists or is disabled", check_id)
@@ -78,7 +78,7 @@ def run_scheduled_check(check_id: int) -> None:
     run_check(check_id)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, **RUN_AGAIN_IF_LOST)
 def prune_history() -> int:
     deleted = history.prune()
     logger.info("Pruned %d check runs older than %d days", deleted, settings.HISTORY_DAYS)

@@ -6,8 +6,12 @@ push ingestion under gunicorn.
     .venv/bin/python bench/bench_errors.py [--instances 50,200,500] [--errors 100]
         [--samples 3] [--distinct-keys] [--database postgres|sqlite]
         [--connections 8] [--duration 15] [--push-keys 10] [--push-samples 10]
-        [--push-pool 100] [--workers 2] [--threads 8] [--skip-scrape] [--skip-push]
-        [--keep]
+        [--push-pool 100] [--workers 2] [--threads 8] [--shard-size 50]
+        [--skip-scrape] [--skip-workers] [--skip-push] [--keep] [--profile PREFIX]
+        [--force]
+
+It refuses to run while the load average is over 1.5 (the figures would be the
+other processes'), unless --force.
 
 What it does, all on 127.0.0.1 (PostgreSQL on 127.0.0.1:5432, user postgres, or
 SQLite in a temporary folder):
@@ -35,13 +39,23 @@ SQLite in a temporary folder):
    a **cold** cycle (every group, count and sample is new) and a **warm** one
    (nothing changed: nothing to add). For each: wall time, the process's CPU,
    its PostgreSQL backend's CPU (from /proc), the time spent inside
-   `aggregation.ingest` (main thread), the SQL statements run, and VmHWM (peak
+   `aggregation.merge` (main thread), the SQL statements run, and VmHWM (peak
    RSS, from /proc/self/status) right after; and the RSS after Django setup
    (baseline), so that the scrape's own growth shows. It checks the result is
    exact: all N targets up, the increment and the stored sum of `total_count`
    equal to what the instances serve, nothing added by the warm cycle.
-   Then peak(max N) / peak(min N) (the aim: 1.1 or less).
-4. **Push**: `gunicorn telescope_site.wsgi:application --workers 2 --threads 8`
+   Then peak(max N) / peak(min N) (the aim: 1.1 or less). `--profile PREFIX`
+   writes a cProfile of each cycle's main thread to PREFIX.<N>.<cycle>.
+4. **Workers** (`--skip-workers` to skip): a private `redis-server` on a free
+   port, then for 1 and then 2 Celery workers (`celery -A telescope_site worker
+   --concurrency 1`, one process each, `ERRORS_SCRAPE_SHARD_SIZE=--shard-size`),
+   a fresh process (`_celery`) makes a Service of the max N instances and sends
+   one `scrape_service` through the broker per cycle (cold, then warm): the
+   cycle's time runs until every target was scraped and released, i.e. every
+   shard task finished. Checked: all up, stored sum = what the instances serve.
+   The table gives both cycles with 1 and 2 workers and their ratio (the aim:
+   1.7 or more), beside the goals (warm <= 5 s, cold <= 10 s).
+5. **Push**: `gunicorn telescope_site.wsgi:application --workers 2 --threads 8`
    (DEBUG=false, SECRET_KEY, ALLOWED_HOSTS=127.0.0.1, LOG_LEVEL=WARNING, the
    bench DATABASE_URL), a user and its `rest_framework.authtoken` Token made with
    `manage.py shell -c`, a Service `push-bench`; then ONE client process
@@ -69,6 +83,7 @@ Exit status 0 when every check passed, 1 otherwise.
 
 import argparse
 import asyncio
+import cProfile
 import http.client
 import json
 import os
@@ -98,10 +113,17 @@ SERVICE_VARIABLES = (
     "LOG_FORMAT", "SENTRY_DSN", "CELERY_BROKER_URL", "CONFIG_FILE", "EMBEDDED_WORKERS",
     "ERRORS_MAX_OCCURRENCES", "ERRORS_RETENTION_DAYS", "ERRORS_ANONYMOUS_RESOLVE",
     "ERRORS_SCRAPE_TIMEOUT_SECONDS", "ERRORS_SCRAPE_CONCURRENCY", "ERRORS_MAX_BODY_BYTES",
+    "ERRORS_SCRAPE_SHARD_SIZE", "REDIS_KEY_PREFIX",
     "DJANGO_SETTINGS_MODULE",
 )
 EXCEPTIONS = (ValueError, KeyError, RuntimeError, TypeError, LookupError, OSError,
               ZeroDivisionError, AttributeError, IndexError, PermissionError)
+
+
+# The goals of issue 13 (one service of 500 instances x 100 keys) and of issue 12
+# (two workers at least 1.7 times as fast as one).
+WARM_GOAL, COLD_GOAL, WORKERS_GOAL = 5.0, 10.0, 1.7
+MAX_LOAD = 1.5
 
 
 class BenchError(Exception):
@@ -361,16 +383,16 @@ def scrape_main(args) -> None:
         return execute(sql, params, many, context)
 
     ingest_time = [0.0]
-    real_ingest = aggregation.ingest
+    real_merge = aggregation.merge
 
-    def timed_ingest(*a, **kw):
+    def timed_merge(*a, **kw):
         started = time.perf_counter()
         try:
-            return real_ingest(*a, **kw)
+            return real_merge(*a, **kw)
         finally:
             ingest_time[0] += time.perf_counter() - started
 
-    aggregation.ingest = timed_ingest  # scraper calls aggregation.ingest by attribute
+    aggregation.merge = timed_merge  # scraper calls aggregation.merge by attribute
     baseline_rss = proc_status_kib("VmRSS")
     baseline_hwm = proc_status_kib("VmHWM")
     result = {"n": args.count, "expected": expected, "baseline_rss_kib": baseline_rss,
@@ -382,10 +404,17 @@ def scrape_main(args) -> None:
         db_cpu0 = cpu_seconds(backend_pid) if backend_pid else 0.0
         machine0, server0, pg0 = machine_cpu(), cpu_seconds(args.server_pid), postgres_cpu()
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        profile = cProfile.Profile() if args.profile else None
         started = time.perf_counter()
         with connection.execute_wrapper(count_statements):
+            if profile:
+                profile.enable()
             report = scraper.scrape(service)
+            if profile:
+                profile.disable()
         wall = time.perf_counter() - started
+        if profile:
+            profile.dump_stats(f"{args.profile}.{args.count}.{cycle}")
         cpu1 = resource.getrusage(resource.RUSAGE_SELF)
         db_cpu = (cpu_seconds(backend_pid) - db_cpu0) if backend_pid else None
         own = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
@@ -410,6 +439,48 @@ def scrape_main(args) -> None:
             "target_counts": TargetCount.objects.filter(group__service=service).count(),
         })
     result["ru_maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+# --- one sharded scrape by Celery workers: a fresh process per worker count -----------
+
+
+def celery_main(args) -> None:
+    """`_celery`: a Service of the first `--count` instances, scraped twice (cold,
+    warm) by the Celery workers already running: one `scrape_service` sent to the
+    broker, then the time until every target was scraped and released (the shards
+    all done); prints one JSON line."""
+    django_setup()
+    from django.db.models import Sum
+    from django.utils import timezone
+
+    from errors import tasks
+    from errors.models import ErrorGroup, Service, Target
+
+    manifest = json.loads(Path(args.manifest).read_text())[: args.count]
+    expected = sum(m["total"] for m in manifest)
+    Service.objects.filter(name=args.service).delete()
+    service = Service.objects.create(
+        name=args.service,
+        discovery={"static_configs": [{"targets": [m["address"] for m in manifest]}]},
+    )
+    result = {"n": args.count, "expected": expected, "cycles": []}
+    for cycle in ("cold", "warm"):
+        since = timezone.now()
+        started = time.perf_counter()
+        tasks.scrape_service.apply_async((service.pk,))
+        targets = Target.objects.filter(service=service)
+        while (targets.filter(last_scrape_at__gte=since, claimed_by="").count() < args.count):
+            if time.perf_counter() - started > 900:
+                raise BenchError(f"the {cycle} scrape by the workers did not end in 900 s")
+            time.sleep(0.1)
+        wall = time.perf_counter() - started
+        result["cycles"].append({
+            "cycle": cycle, "wall": wall,
+            "up": targets.filter(status="up").count(),
+            "stored_sum": ErrorGroup.objects.filter(service=service)
+            .aggregate(s=Sum("total_count"))["s"] or 0,
+        })
     print("RESULT " + json.dumps(result), flush=True)
 
 
@@ -613,7 +684,8 @@ class Bench:
         results = []
         for n in self.args.instances:
             say_busy(f"scrape {n}")
-            process = self.spawn([PYTHON, __file__, "_scrape", "--count", str(n),
+            profile = ["--profile", self.args.profile] if self.args.profile else []
+            process = self.spawn([PYTHON, __file__, "_scrape", *profile, "--count", str(n),
                                   "--service", f"scrape-{n}",
                                   "--manifest", str(self.folder / "instances.json"),
                                   "--server-pid", str(self.instances_pid)], env=env)
@@ -628,7 +700,7 @@ class Bench:
         for c in r["cycles"]:
             db = f"{c['db_cpu']:.2f}" if c["db_cpu"] is not None else "n/a"
             print(f"  N={n} {c['cycle']}: {c['wall']:.2f} s wall, {c['cpu']:.2f} s CPU "
-                  f"(DB backend {db} s), ingest {c['ingest']:.2f} s, {c['statements']} SQL, "
+                  f"(DB backend {db} s), merge {c['ingest']:.2f} s, {c['statements']} SQL, "
                   f"peak RSS {c['hwm_kib'] / 1024:.1f} MiB; up {c['up']}/{c['targets']}, "
                   f"+{c['increment']}, {c['new_occurrences']:+d} samples, {c['groups']} groups; "
                   f"instances' CPU {c['server_cpu']:.2f} s, other processes {c['others']:.0%} of the machine",
@@ -645,6 +717,71 @@ class Bench:
         self.check(warm["new_occurrences"] == 0,
                    f"N={n}: the warm cycle changed the stored samples by {warm['new_occurrences']}")
         self.check(cold["groups"] == groups, f"N={n}: {cold['groups']} groups, expected {groups}")
+
+    # --- sharded scrapes by Celery workers ---
+
+    def start_redis(self) -> str:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise BenchError("redis-server is not on PATH (apt-get install redis-server)")
+        port = free_port()
+        self.spawn([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                    "--appendonly", "no"], log="redis.log")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        return f"redis://127.0.0.1:{port}/0"
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise BenchError("redis-server did not answer in 30 s")
+            time.sleep(0.1)
+
+    def start_workers(self, env: dict, count: int) -> list[subprocess.Popen]:
+        workers = []
+        for k in range(count):
+            log = f"worker-{count}-{k}.log"
+            workers.append(self.spawn(
+                [str(ROOT / ".venv/bin/celery"), "-A", "telescope_site", "worker",
+                 "--concurrency", "1", "--loglevel", "INFO", "-n", f"bench{count}-{k}@%h",
+                 "--without-gossip", "--without-mingle", "--without-heartbeat"],
+                env=env, log=log))
+        deadline = time.monotonic() + 120
+        for k, worker in enumerate(workers):
+            log = self.folder / f"worker-{count}-{k}.log"
+            while "ready." not in log.read_text():
+                if worker.poll() is not None or time.monotonic() > deadline:
+                    raise BenchError(f"a Celery worker did not start: {log.read_text()[-2000:]}")
+                time.sleep(0.2)
+        return workers
+
+    def celery_runs(self, env: dict) -> list[dict]:
+        n = max(self.args.instances)
+        env = {**env, "REDIS_URL": self.start_redis(),
+               "ERRORS_SCRAPE_SHARD_SIZE": str(self.args.shard_size)}
+        results = []
+        for count in (1, 2):
+            workers = self.start_workers(env, count)
+            say_busy(f"{count} worker(s), {n} instances")
+            process = self.spawn([PYTHON, __file__, "_celery", "--count", str(n),
+                                  "--service", f"celery-{count}",
+                                  "--manifest", str(self.folder / "instances.json")], env=env)
+            result = child_result(process, f"the scrape by {count} worker(s)", 1900)
+            result["workers"] = count
+            for worker in workers:
+                stop_process(worker)
+            for c in result["cycles"]:
+                print(f"  {count} worker(s), N={n} {c['cycle']}: {c['wall']:.2f} s; "
+                      f"up {c['up']}/{n}, stored {c['stored_sum']}", flush=True)
+                self.check(c["up"] == n, f"{count} worker(s) {c['cycle']}: {c['up']}/{n} up")
+                self.check(c["stored_sum"] == result["expected"],
+                           f"{count} worker(s) {c['cycle']}: stored {c['stored_sum']} "
+                           f"!= served {result['expected']}")
+            results.append(result)
+        return results
 
     # --- push ---
 
@@ -733,15 +870,16 @@ class Bench:
 
     # --- the table ---
 
-    def table(self, scrapes: list[dict], push: dict | None, backend: str) -> None:
+    def table(self, scrapes: list[dict], push: dict | None, backend: str,
+              celery: list[dict] | None = None) -> None:
         a = self.args
         print()
         print(f"errors benchmark, {backend}, {os.cpu_count()} CPUs, "
-              f"ERRORS_SCRAPE_CONCURRENCY=32 (default), {a.errors} errors x {a.samples} samples "
+              f"ERRORS_SCRAPE_CONCURRENCY default, workers' ERRORS_SCRAPE_SHARD_SIZE {a.shard_size}, {a.errors} errors x {a.samples} samples "
               f"per instance, {'distinct' if a.distinct_keys else 'shared'} keys")
         if scrapes:
             print()
-            print("| instances | cycle | wall s | CPU s | DB CPU s | ingest s | SQL | "
+            print("| instances | cycle | wall s | CPU s | DB CPU s | merge s | SQL | "
                   "RSS base MiB | peak RSS MiB | growth MiB | others |")
             print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
             for r in scrapes:
@@ -757,6 +895,23 @@ class Bench:
             print()
             print(f"peak RSS at {last['n']} / at {first['n']}: {ratio:.2f} (aim: <= 1.1) "
                   f"{'OK' if ratio <= 1.1 else 'MISSED'}")
+            for c in last["cycles"]:
+                goal = COLD_GOAL if c["cycle"] == "cold" else WARM_GOAL
+                print(f"{c['cycle']} scrape cycle of {last['n']} instances, one process: "
+                      f"{c['wall']:.2f} s (goal: <= {goal} s) {'OK' if c['wall'] <= goal else 'MISSED'}")
+        if celery:
+            one, two = celery
+            print()
+            print(f"| {one['n']} instances, Celery workers (1 process each) | cycle | 1 worker s "
+                  "| 2 workers s | ratio | goal |")
+            print("|---|---|---:|---:|---:|---|")
+            for c1, c2 in zip(one["cycles"], two["cycles"]):
+                goal = COLD_GOAL if c1["cycle"] == "cold" else WARM_GOAL
+                ratio = c1["wall"] / c2["wall"] if c2["wall"] else float("nan")
+                print(f"| shards of {self.args.shard_size} | "
+                      f"{c1['cycle']} | {c1['wall']:.2f} | {c2['wall']:.2f} | {ratio:.2f} | "
+                      f"ratio >= {WORKERS_GOAL} {'OK' if ratio >= WORKERS_GOAL else 'MISSED'}; "
+                      f"<= {goal} s {'OK' if min(c1['wall'], c2['wall']) <= goal else 'MISSED'} |")
         if push:
             print()
             print("| push | occurrences/s | POST/s | p50 ms | p99 ms | failures | DB sum == answers | others |")
@@ -792,7 +947,15 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--skip-scrape", action="store_true")
     parser.add_argument("--skip-push", action="store_true")
+    parser.add_argument("--skip-workers", action="store_true",
+                        help="skip the sharded scrape by 1 and 2 Celery workers")
+    parser.add_argument("--shard-size", type=int, default=50,
+                        help="ERRORS_SCRAPE_SHARD_SIZE of the workers")
+    parser.add_argument("--force", action="store_true",
+                        help=f"run even when the load average is over {MAX_LOAD}")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--profile", metavar="PREFIX",
+                        help="cProfile each scrape cycle into PREFIX.<instances>.<cycle>")
     # Internal (the sub-processes).
     parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--manifest", help=argparse.SUPPRESS)
@@ -811,16 +974,24 @@ def main() -> int:
     if sub == "_push":
         push_main(args)
         return 0
+    if sub == "_celery":
+        celery_main(args)
+        return 0
     if sub:
         parser.error(f"unknown mode {sub}")
     args.instances = sorted(int(n) for n in args.instances.split(","))
+    load = os.getloadavg()[0]
+    if load > MAX_LOAD and not args.force:
+        print(f"refused: the load average is {load:.2f}, over {MAX_LOAD}: the figures would "
+              "say more about the other processes (--force runs anyway)", file=sys.stderr)
+        return 2
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     folder = Path(tempfile.mkdtemp(prefix="telescope-bench-errors-"))
     (folder / "config.toml").write_text("")
     bench = Bench(args, folder)
     database = None
-    scrapes, push = [], None
+    scrapes, push, celery = [], None, None
     try:
         database = Database(args.database, folder)
         env = service_env(database.url, folder)
@@ -829,15 +1000,21 @@ def main() -> int:
         manage(env, "migrate", "--noinput")
         print(f"migrated in {time.monotonic() - started:.1f} s", flush=True)
         started = time.monotonic()
-        manifest = bench.start_instances(max(args.instances) if not args.skip_scrape else 1)
+        needed = not (args.skip_scrape and args.skip_workers)
+        manifest = bench.start_instances(max(args.instances) if needed else 1)
         print(f"{len(manifest)} instances served by one process (pid {bench.instances_pid}), "
               f"{manifest[0]['bytes'] // 1024} KiB each, ready in {time.monotonic() - started:.1f} s",
               flush=True)
         if not args.skip_scrape:
             scrapes = bench.scrape_runs(env)
+        if not args.skip_workers:
+            if args.database != "postgres":
+                raise BenchError("the Celery workers need PostgreSQL (--skip-workers)")
+            celery = bench.celery_runs(env)
         if not args.skip_push:
             push = bench.push_run(env)
-        bench.table(scrapes, push, "PostgreSQL 127.0.0.1" if args.database == "postgres" else "SQLite")
+        bench.table(scrapes, push, "PostgreSQL 127.0.0.1" if args.database == "postgres" else "SQLite",
+                    celery)
     except BenchError as exc:
         print(f"\nbenchmark failed: {exc}", file=sys.stderr)
         bench.problems.append(str(exc))

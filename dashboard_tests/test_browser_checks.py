@@ -190,3 +190,46 @@ def test_the_theme_toggle_switches_to_dark_mode(logged_in):
     page.reload()
     expect(html).to_have_attribute("data-theme", "dark")
     expect(page.locator("body")).to_have_css("background-color", DARK_BACKGROUND)
+
+
+DARK_CARD = "rgb(29, 33, 41)"  # --card of the dark palette
+
+
+@pytest.mark.parametrize("how", ["toggle", "system"])
+def test_native_controls_follow_dark_mode(logged_in, page, how):
+    page = logged_in("/dashboard/")
+    if how == "toggle":
+        page.evaluate("localStorage.setItem('dashboard-theme', 'dark')")
+        page.reload()
+    else:  # the system's preference, with the theme left on "auto"
+        page.emulate_media(color_scheme="dark")
+
+    for control in (page.locator("[data-theme-toggle]"), page.get_by_role("button", name="Log out"),
+                    page.locator("select[name=status]"), page.locator("input[type=search]")):
+        expect(control).to_have_css("color-scheme", "dark")
+        assert control.evaluate("e => getComputedStyle(e).backgroundColor") in (DARK_CARD, DARK_BACKGROUND)
+
+
+def test_a_blocked_check_shows_its_chain_and_turns_blocked_live(logged_in, make_heartbeat, run_again):
+    dns = make_heartbeat("infra", "dns", ttl=5)
+    api = make_heartbeat("web", "api", ttl=5)
+    api.depends_on.add(dns)
+    run_again(dns, 503)
+
+    page = logged_in("/dashboard/")
+    row = page.locator('[data-check="web/api"]')
+    expect(row).to_have_attribute("data-state", "passing")
+    expect(row.locator(".chain")).to_have_text("")
+
+    run_again(api, 503)  # fails while infra/dns fails: blocked, no alert
+
+    expect(row).to_have_attribute("data-state", "blocked", timeout=30_000)
+    expect(row.locator(".st")).to_have_text("blocked")
+    expect(row.locator(".chain")).to_have_text("by infra/dns")
+    expect(page.locator("#headline .headline-text")).to_have_text("The system has 1 failing check")
+
+    row.locator("a").first.click()
+    expect(page.locator("#check-live .chain")).to_have_text("by infra/dns")
+    expect(page.locator("section.dependencies")).to_contain_text("Depends on")
+    page.locator("section.dependencies").get_by_role("link", name="infra/dns").first.click()
+    expect(page.locator("section.dependencies .dependents")).to_contain_text("web/api")

@@ -20,8 +20,9 @@ metric had before under Periskop's name.
 
 from django.db import DatabaseError
 from django.db.models import Count, Q
-from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from foundation.metrics import register_derived
 
 
 class _Exactly(str):
@@ -108,4 +109,4 @@ class ErrorsCollector:
         return list(families.values())
 
 
-REGISTRY.register(ErrorsCollector())
+register_derived(ErrorsCollector())

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 
 from foundation.names import NameValidator
@@ -116,6 +116,14 @@ class Target(models.Model):
     duration = models.FloatField(null=True, help_text="Seconds the last scrape took.")
     target_uuid = models.CharField(max_length=100, blank=True)
     discovered_at = models.DateTimeField(default=timezone.now)
+    # The hash of the last payload merged, and when: a byte-identical payload is not
+    # parsed nor merged again (it would add nothing) while that merge is recent.
+    payload_digest = models.CharField(max_length=64, blank=True, editable=False)
+    payload_merged_at = models.DateTimeField(null=True, editable=False)
+    # Which scrape (a shard's token) has this target, until when: two scrapes of one
+    # service that overlap never fetch the same target, and a killed one's claim ends.
+    claimed_by = models.CharField(max_length=64, blank=True, editable=False)
+    claimed_until = models.DateTimeField(null=True, editable=False)
 
     class Meta:
         ordering = ["service", "address"]
@@ -218,11 +226,6 @@ class ErrorGroup(models.Model):
     def effective_status(self, now=None) -> str:
         """The status people read: an ignore period that is over reads active."""
         return GroupStatus.ACTIVE if self.ignore_is_over(now) else self.status
-
-    def add_count(self, increment: int) -> None:
-        """Add to the total, which stops at 2^63-1, the most its column holds: each
-        instance's count fits, but a sum over many may not. Not saved."""
-        self.total_count = min(self.total_count + increment, MAX_COUNT)
 
     def reopen(self, now=None) -> None:
         """
@@ -381,7 +384,12 @@ class PeriskopAnswer(models.Model):
         now = now or timezone.now()
         cls.objects.bulk_create(
             [cls(service_id=service_id, with_bodies=b, invalidated_at=now) for b in (False, True)],
-            update_conflicts=True, unique_fields=["service", "with_bodies"], update_fields=["invalidated_at"],
+            update_conflicts=True, update_fields=["invalidated_at"],
+            # MySQL's upsert takes no conflict target (it uses every unique key).
+            unique_fields=(
+                ["service", "with_bodies"] if connection.features.supports_update_conflicts_with_target
+                else None
+            ),
         )
 
     def is_current(self, now) -> bool:

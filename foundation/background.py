@@ -20,6 +20,13 @@ from django.db.migrations.executor import MigrationExecutor
 logger = logging.getLogger(__name__)
 _pool: ThreadPoolExecutor | None = None
 
+# The options of a task that may run twice without harm (a check run, a scrape):
+# its message stays in the broker until the task is done, so that a task whose
+# worker died (kill -9, out of memory, a machine lost) is run again, once, by
+# another worker, after TASK_VISIBILITY_TIMEOUT_SECONDS (or at once when only a
+# prefork child died). Dispatchers are not: the next one does their work.
+RUN_AGAIN_IF_LOST = {"acks_late": True, "reject_on_worker_lost": True}
+
 
 def enqueue(task, *args, eta=None):
     """Send `task(*args)` to the workers, or in embedded mode to this process's pool."""

@@ -9,10 +9,16 @@ in one atomic step, across processes and machines. Otherwise (the embedded mode,
 one process) it is a `LocalLock`: the same class, the same interface, its steps
 made atomic by a threading lock instead of Lua.
 
-Every lock expires after its `timeout` seconds, so a process that dies while
-holding one blocks nobody for longer than that; and since only the holder's token
-releases or renews it, a holder whose lock expired (and was taken by someone else
-meanwhile) cannot release or renew the new holder's.
+A lock taken with `try_acquire()` is a lease: it expires `LEASE_SECONDS` after
+it was taken, and a thread of the holder's process renews it every third of that
+while the holder works, for `timeout` seconds at most. A process that dies (kill
+-9, a machine lost) stops renewing, and its locks are free within `LEASE_SECONDS`;
+a holder that works on past `timeout` loses it, as before. Since only the holder's
+token releases or renews a lock, a holder whose lock expired (and was taken by
+someone else meanwhile) cannot release or renew the new holder's.
+
+On Redis, every step goes through `foundation.cache.breaker`: a Redis that failed
+to answer a moment ago is not asked again (no second timeout) until it may be back.
 
 Callers go through `try_acquire()` and `release()`, where a cache that is down
 means going on without the lock (running without a lock beats not answering), or
@@ -20,6 +26,7 @@ through `hold()`, for a leader, which must rather stand by.
 """
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -30,33 +37,49 @@ from django.core.cache.backends.redis import RedisCache
 from redis.connection import Encoder
 from redis.exceptions import LockError, LockNotOwnedError
 
+from foundation.cache import breaker
+
 logger = logging.getLogger(__name__)
 
 # A lock without expiry could outlive its process for good.
 MIN_TIMEOUT = 0.001
+# How long a lock outlives a holder that stopped renewing it (a dead process).
+LEASE_SECONDS = 10.0
 
 
 def lock(name: str, timeout: float) -> redis.lock.Lock:
-    """The lock `name`, expiring `timeout` seconds after it is taken or renewed."""
+    """The lock `name`, held for `timeout` seconds at most: taken with
+    `try_acquire()`, a lease renewed until then; with `hold()`, for `timeout`."""
     cache = caches["default"]
     key = cache.make_key(f"lock:{name}")
     timeout = max(timeout, MIN_TIMEOUT)
     if isinstance(cache, RedisCache):
-        return redis.lock.Lock(cache._cache.get_client(key, write=True), key, timeout=timeout)
-    return LocalLock(key, timeout)
+        client = cache._cache.get_client(key, write=True)
+        # Not thread-local: the renewing thread extends it with the holder's token.
+        return RedisLock(client, key, timeout=timeout, thread_local=False)
+    return LocalLock(key, timeout, thread_local=False)
 
 
 def try_acquire(held: redis.lock.Lock) -> bool:
-    """Take the lock if nobody holds it; never waits. True when the cache is down."""
+    """Take the lock if nobody holds it, as a lease renewed until `release()` (see
+    the module docstring); never waits. True when the cache is down."""
+    lease = held.timeout
+    held.timeout = min(lease, LEASE_SECONDS)
     try:
-        return held.acquire(blocking=False)
+        taken = held.acquire(blocking=False)
     except redis.RedisError as exc:
         logger.warning("Lock %s unavailable (%s); running without it", held.name, exc)
         return True
+    finally:
+        held.timeout = lease
+    if taken and lease > LEASE_SECONDS:
+        _renewer().add(held, time.monotonic() + lease)
+    return taken
 
 
 def release(held: redis.lock.Lock) -> None:
     """Let go of the lock if it is still ours; never raises."""
+    _renewer().discard(held)
     try:
         held.release()
     except LockNotOwnedError:
@@ -123,11 +146,96 @@ def release_many(taken) -> None:
 def hold(held: redis.lock.Lock) -> bool:
     """Keep the lock for another `timeout` if it is ours, or take it if it is free;
     False while someone else holds it. Raises redis.RedisError when the cache is
-    down: who cannot tell whether it leads must not act as the leader."""
+    down: who cannot tell whether it leads must not act as the leader. Not renewed
+    by a thread: the holder renews it by calling this again."""
     try:
         return held.reacquire()
     except LockError:  # not ours, or not any more
         return held.acquire(blocking=False)
+
+
+class RedisLock(redis.lock.Lock):
+    """redis-py's Lock, each step through the breaker of `foundation.cache`."""
+
+    def do_acquire(self, token):
+        return breaker.guard(super().do_acquire, token)
+
+    def do_release(self, expected_token):
+        return breaker.guard(super().do_release, expected_token)
+
+    def do_extend(self, additional_time, replace_ttl):
+        return breaker.guard(super().do_extend, additional_time, replace_ttl)
+
+    def do_reacquire(self):
+        return breaker.guard(super().do_reacquire)
+
+
+class Renewer:
+    """A thread that extends the leases held in this process, every third of
+    LEASE_SECONDS, until each is released or reaches its holder's `timeout`."""
+
+    def __init__(self):
+        self._held: dict[int, tuple[redis.lock.Lock, float]] = {}
+        self._guard = threading.Lock()
+        self._wake = threading.Event()
+        threading.Thread(target=self._run, name="lock-renewer", daemon=True).start()
+
+    def add(self, held: redis.lock.Lock, until: float) -> None:
+        with self._guard:
+            self._held[id(held)] = (held, until)
+
+    def discard(self, held: redis.lock.Lock) -> None:
+        with self._guard:
+            self._held.pop(id(held), None)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(LEASE_SECONDS / 3)
+            with self._guard:
+                held = list(self._held.values())
+            for lock_, until in held:
+                if not self._renew(lock_, until):
+                    break  # Redis does not answer: the others would wait in turn
+
+    def _renew(self, held: redis.lock.Lock, until: float) -> bool:
+        """Extend one lease; False when Redis did not answer."""
+        now = time.monotonic()
+        if now >= until:
+            self.discard(held)  # the holder's `timeout`: the lease ends by itself
+            return True
+        try:
+            held.extend(min(LEASE_SECONDS, until - now), replace_ttl=True)
+        except LockError:  # expired, maybe taken by another: nothing to renew
+            logger.warning("Lock %s was lost before its release", held.name)
+            self.discard(held)
+        except redis.RedisError as exc:
+            logger.warning("Cannot renew lock %s (%s)", held.name, exc)
+            return False
+        return True
+
+
+_renewer_instance: Renewer | None = None
+_renewer_guard = threading.Lock()
+
+
+def _forget_renewer_after_fork() -> None:
+    """A forked child (Celery's prefork pool) holds none of its parent's leases,
+    and its copy of the guard may have been held by a thread that is not there."""
+    global _renewer_instance, _renewer_guard
+    _renewer_instance = None
+    _renewer_guard = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_renewer_after_fork)
+
+
+def _renewer() -> Renewer:
+    """This process's renewer, started on first use."""
+    global _renewer_instance
+    with _renewer_guard:
+        if _renewer_instance is None:
+            _renewer_instance = Renewer()
+        return _renewer_instance
 
 
 class _Tokens:

@@ -29,6 +29,7 @@ from django.conf import settings
 
 from checks.http.wording import scrub
 from foundation import placeholders
+from foundation.log_format import RECORD_ATTRIBUTES as _RECORD_ATTRIBUTES
 
 # Settings whose whole value is a secret.
 SECRET_SETTINGS = ("SECRET_KEY", "REFRESH_SECRET", "GITHUB_TOKEN", "BUGTRACKER_API_KEY")
@@ -37,8 +38,6 @@ URL_SETTINGS = ("SENTRY_DSN", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_B
 
 # Telescope's refresh secret, even a wrong one: a near guess is worth hiding too.
 _REFRESH_VALUE = re.compile(r"([?&]refresh=)[^&#\s'\"]+", re.I)
-# What a LogRecord holds by itself; anything else is an extra field.
-_RECORD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 _FORMATTER = logging.Formatter()
 
 

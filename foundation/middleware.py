@@ -14,13 +14,14 @@ a cached check result) is answered by `CachedAnswersMiddleware`, before the URL
 is resolved and before the middleware after it: a cache read and the bytes of the
 answer, still logged, counted, with its CORS headers.
 
-The session, CSRF, authentication and messages middleware are skipped on the
+The session, authentication and messages middleware are skipped on the
 *public reads*: GET and HEAD requests of the paths that apps register with
 `register_public_reads()` (the checks API, the Dockerflow endpoints), which
 monitors and load balancers poll and which need no session, user, token nor
 message. Their subclasses below run exactly as Django's everywhere else: every
 POST, PUT, PATCH and DELETE (the API's mutations, with their token or staff
-session and CSRF check), the dashboard, the admin.
+session), the dashboard, the admin. Django's CSRF middleware is left as it is: it
+checks nothing on a read anyway, and `check --deploy` looks for it.
 """
 
 import logging
@@ -34,7 +35,6 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages.middleware import MessageMiddleware as DjangoMessages
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessions
 from django.http import JsonResponse
-from django.middleware.csrf import CsrfViewMiddleware as DjangoCsrf
 
 from foundation import metrics
 
@@ -127,7 +127,7 @@ def _query_items(request):
             yield key, value
 
 
-# --- Public reads: no session, CSRF, user nor messages ----------------------------
+# --- Public reads: no session, user nor messages --------------------------------
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 # Paths of read-only endpoints for programs, as regular expressions that match the
@@ -139,7 +139,7 @@ _public_read = re.compile("|".join(_public_reads))
 
 def register_public_reads(*patterns: str) -> None:
     """Serve GET and HEAD of the paths that `patterns` (regular expressions of the
-    whole path) match without session, CSRF, authentication nor messages; an app
+    whole path) match without session, authentication nor messages; an app
     calls it from its `AppConfig.ready()`."""
     global _public_read
     _public_reads.extend(patterns)
@@ -197,13 +197,6 @@ class _SkippedOnPublicReads:
 
 class SessionMiddleware(_SkippedOnPublicReads, DjangoSessions):
     pass
-
-
-class CsrfViewMiddleware(_SkippedOnPublicReads, DjangoCsrf):
-    def process_view(self, request, callback, callback_args, callback_kwargs):
-        if is_public_read(request):
-            return None  # a read changes nothing: nothing to protect
-        return super().process_view(request, callback, callback_args, callback_kwargs)
 
 
 class AuthenticationMiddleware(_SkippedOnPublicReads, DjangoAuthentication):

@@ -411,6 +411,13 @@ class RedisServer:
         wait_until(answers, timeout, lambda: f"redis-server does not answer:\n{self.proc.tail()}")
         return self
 
+    def freeze(self) -> None:
+        """SIGSTOP: connections stay open, and nothing answers (a hung host)."""
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.kill(self.proc.pid, signal.SIGCONT)
+
     def stop(self) -> None:
         """Kill it (as a crash would), and wait until its port refuses connections."""
         if self.proc is not None:
@@ -491,19 +498,23 @@ class Cluster:
             proc.wait_ready()
         return procs if len(procs) != 1 else procs[0]
 
-    def gunicorn(self, name: str = "web", **env) -> Proc:
+    def gunicorn(self, name: str = "web", workers: int = 1, **env) -> Proc:
         port = free_port()
-        argv = [str(BIN / "gunicorn"), "telescope_site.wsgi:application",
-                "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "8",
+        argv = [str(BIN / "gunicorn"), "--config", "telescope_site/gunicorn_conf.py",
+                "telescope_site.wsgi:application",
+                "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", "8",
                 # Not the shared ~/.gunicorn/gunicorn.ctl of a developer's own server.
                 "--no-control-socket"]
         proc = self.spawn(name, argv, ready=_gunicorn_ready, **env)
         proc.base_url = f"http://127.0.0.1:{port}"
         return proc
 
-    def worker(self, name: str = "w1", **env) -> Proc:
+    def worker(self, name: str = "w1", queues: str | None = None, **env) -> Proc:
+        """A Celery worker serving `queues` (-Q), or every queue."""
         argv = [str(BIN / "celery"), "-A", "telescope_site", "worker", "--loglevel=INFO",
                 "--concurrency=2", "-n", f"{name}@%h", "--without-gossip", "--without-mingle"]
+        if queues:
+            argv += ["-Q", queues]
         return self.spawn(name, argv, ready=lambda p: p.wait_for_log(r"\bready\."), **env)
 
     def beat(self, name: str = "beat", **env) -> Proc:
@@ -593,7 +604,9 @@ def cluster(request, tmp_path, postgres_url, redis_server):
     request.node._it_cluster = cluster
     yield cluster
     cluster.kill_all()
-    if not redis_server.running:
+    if redis_server.running:
+        redis_server.thaw()  # a test that froze it and failed
+    else:
         redis_server.start()
 
 

@@ -7,6 +7,8 @@ the leader dies.
 import signal
 import time
 
+import requests
+
 from foundation.beat import LEADER_LOCK_SECONDS
 from integration.conftest import heartbeat_toml, wait_until
 
@@ -21,8 +23,8 @@ def runs_between(upstream, start: float, end: float) -> int:
 def test_two_beats_never_fire_a_schedule_twice(cluster, upstream):
     url = upstream.route("/hb", json={"ok": True})
     cluster.import_checks(heartbeat_toml("p", "n", url, ttl=3600, schedule=f"{INTERVAL}s"))
-    _, beat_a, beat_b = cluster.start(
-        cluster.worker("w1"), cluster.beat("beat-a"), cluster.beat("beat-b")
+    web, _, beat_a, beat_b = cluster.start(
+        cluster.gunicorn(), cluster.worker("w1"), cluster.beat("beat-a"), cluster.beat("beat-b")
     )
 
     wait_until(lambda: beat_a.lines(LEADING) or beat_b.lines(LEADING), 15, "no beat leads")
@@ -38,6 +40,9 @@ def test_two_beats_never_fire_a_schedule_twice(cluster, upstream):
 
     leader.kill(signal.SIGKILL)
     killed_at = time.time()
+    # The API answers meanwhile: its result comes from the last run, cached.
+    response = requests.get(web.url("/checks/p/n"), timeout=30)
+    assert response.status_code == 200, response.text
 
     wait_until(lambda: standby.lines(LEADING), LEADER_LOCK_SECONDS + 3,
                "the standby beat did not take over")

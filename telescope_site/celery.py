@@ -11,6 +11,7 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "telescope_site.settings")
 
-app = Celery("telescope_site")
+# Its broker connections reconnect promptly after an outage (see foundation.broker).
+app = Celery("telescope_site", amqp="foundation.broker:AMQP")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 import environ
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -42,7 +43,9 @@ env = environ.Env(
     REDIS_LOCK_TIMEOUT_SECONDS=(float, 300.0),
     REDIS_LOCK_BLOCKING_TIMEOUT_SECONDS=(float, 180.0),
     REDIS_KEY_PREFIX=(str, "telescope"),
+    REDIS_SOCKET_TIMEOUT_SECONDS=(float, 1.0),
     CELERY_BROKER_URL=(str, ""),
+    TASK_VISIBILITY_TIMEOUT_SECONDS=(float, 300.0),
     REFRESH_AHEAD=(bool, True),
     REFRESH_DISPATCH_SECONDS=(float, 2.0),
     REFRESH_BATCH_SIZE=(int, 25),
@@ -56,6 +59,7 @@ env = environ.Env(
     ERRORS_ANONYMOUS_RESOLVE=(bool, False),
     ERRORS_SCRAPE_TIMEOUT_SECONDS=(float, 10.0),
     ERRORS_SCRAPE_CONCURRENCY=(int, 16),
+    ERRORS_SCRAPE_SHARD_SIZE=(int, 50),
     ERRORS_MAX_BODY_BYTES=(int, 10 * 1024 * 1024),
     ERRORS_PUBLIC_BODIES=(bool, False),
     ERRORS_ANONYMOUS_RATE=(str, "10/second"),
@@ -92,6 +96,7 @@ env = environ.Env(
     BUGTRACKER_TTL=(int, 3600),
     CURL_BINARY_PATH=(str, "curl"),
     SENTRY_DSN=(str, ""),
+    PROMETHEUS_MULTIPROC_DIR=(str, ""),
     LOG_LEVEL=(str, "INFO"),
     LOG_FORMAT=(str, "json"),
 )
@@ -175,7 +180,19 @@ BUGTRACKER_API_KEY = env("BUGTRACKER_API_KEY")
 BUGTRACKER_TTL = env("BUGTRACKER_TTL")
 CURL_BINARY_PATH = env("CURL_BINARY_PATH")
 SENTRY_DSN = env("SENTRY_DSN")
+# A folder shared by the processes of one machine (gunicorn and Celery workers), where
+# each writes its metrics for /__metrics__ to sum (see foundation.metrics). The
+# variable is prometheus-client's own.
+PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
 REDIS_KEY_PREFIX = env("REDIS_KEY_PREFIX")
+# Every Redis client (cache, locks, broker, results) gives up on a Redis that does
+# not answer after this long: a request on a frozen Redis degrades instead of hanging.
+REDIS_SOCKET_TIMEOUT_SECONDS = env("REDIS_SOCKET_TIMEOUT_SECONDS")
+# A task taken by a worker that died without acknowledging it is given to another
+# worker after this long: longer than the longest run (a check, a scrape).
+TASK_VISIBILITY_TIMEOUT_SECONDS = env("TASK_VISIBILITY_TIMEOUT_SECONDS")
 # Scheduled audits: results are refreshed before they expire (see audits.tasks).
 REFRESH_AHEAD = env("REFRESH_AHEAD")
 REFRESH_DISPATCH_SECONDS = env("REFRESH_DISPATCH_SECONDS")
@@ -198,6 +215,9 @@ ERRORS_RETENTION_DAYS = env("ERRORS_RETENTION_DAYS")
 ERRORS_ANONYMOUS_RESOLVE = env("ERRORS_ANONYMOUS_RESOLVE")
 ERRORS_SCRAPE_TIMEOUT_SECONDS = env("ERRORS_SCRAPE_TIMEOUT_SECONDS")
 ERRORS_SCRAPE_CONCURRENCY = env("ERRORS_SCRAPE_CONCURRENCY")
+# A service with more targets than this is scraped in shards of this many, each a
+# task of its own, so that several workers share one large service.
+ERRORS_SCRAPE_SHARD_SIZE = env("ERRORS_SCRAPE_SHARD_SIZE")
 ERRORS_MAX_BODY_BYTES = env("ERRORS_MAX_BODY_BYTES")
 # Request bodies of occurrences: staff and API token holders only, unless true.
 ERRORS_PUBLIC_BODIES = env("ERRORS_PUBLIC_BODIES")
@@ -218,6 +238,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from here (/api/docs/)
     "django_celery_beat",
     "audits",
     "errors",
@@ -233,11 +254,13 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     # A cached check result is answered here, before the URL is even resolved.
     "foundation.middleware.CachedAnswersMiddleware",
-    # Django's session, CSRF, auth and messages middleware, skipped on public reads
-    # (GET and HEAD of the checks API and Dockerflow): see foundation.middleware.
+    # Django's session, auth and messages middleware, skipped on public reads (GET
+    # and HEAD of the checks API and Dockerflow): see foundation.middleware. CSRF is
+    # Django's own, unchanged: on a read it does next to nothing, and it is what
+    # `check --deploy` looks for.
     "foundation.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "foundation.middleware.CsrfViewMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
     "foundation.middleware.AuthenticationMiddleware",
     "foundation.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -291,9 +314,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "foundation.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": REDIS_KEY_PREFIX,
+            "OPTIONS": {
+                "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+                "socket_connect_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+            },
         }
     }
 else:
@@ -340,24 +367,80 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Broker outages: a worker reconnects for as long as it takes (not 100 times), and
+# survives the reconnection (foundation.broker); tasks running meanwhile go on and
+# acknowledge their messages afterwards, rather than being cancelled and run again.
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT = "foundation.broker:Transport"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_SOCKET_TIMEOUT_SECONDS
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+    "socket_connect_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+    # Tasks with acks_late stay in Redis until done: one whose worker died is run
+    # again once, by another worker, this long after it was taken.
+    "visibility_timeout": TASK_VISIBILITY_TIMEOUT_SECONDS,
+    # Look for such tasks every few seconds, not every 100 s (10 x 10 s).
+    "unacked_restore_interval": max(min(TASK_VISIBILITY_TIMEOUT_SECONDS / 4, 10), 1),
+    "unacked_restore_throttle": 1,
+    # A worker serving several queues takes from the first non-empty one, in the
+    # order of CELERY_TASK_QUEUES: the cheap dispatchers before a backlog of runs.
+    "queue_order_strategy": "priority",
+}
+# Sending a task to a Redis that is down fails after one quick retry, not four:
+# a request that queues work answers within seconds (see audits.answers).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2,
+}
+CELERY_REDIS_SOCKET_TIMEOUT = REDIS_SOCKET_TIMEOUT_SECONDS
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = REDIS_SOCKET_TIMEOUT_SECONDS
+# Queues by kind of work, so that a backlog of one never delays the others. A worker
+# started without -Q serves them all, in this order of priority (see README).
+CELERY_TASK_QUEUES = [
+    Queue("dispatchers"), Queue("notifications"), Queue("scrapes"), Queue("checks"),
+]
+CELERY_TASK_DEFAULT_QUEUE = "checks"
+CELERY_TASK_ROUTES = {
+    "audits.tasks.dispatch_refreshes": {"queue": "dispatchers"},
+    "errors.tasks.dispatch_scrapes": {"queue": "dispatchers"},
+    "errors.tasks.scrape_*": {"queue": "scrapes"},
+    "errors.tasks.*": {"queue": "scrapes"},  # prune: the errors' housekeeping
+    "audits.events.*": {"queue": "notifications"},  # webhooks
+    "bugtracker.tasks.*": {"queue": "notifications"},  # Bugzilla
+    "audits.tasks.*": {"queue": "checks"},  # runs, and prune_history
+}
 CELERY_BEAT_SCHEDULER = "foundation.beat:LeaderScheduler"
 CELERY_BEAT_MAX_LOOP_INTERVAL = 1
 # Write when each task last ran at once, so that a standby beat taking over
 # continues the schedule instead of firing everything again.
 CELERY_BEAT_SYNC_EVERY = 1
+# Every periodic task expires: one no worker took in time is dropped, as the next
+# one does its work (an hour without workers must not leave thousands to run).
+DISPATCH_EXPIRE_SECONDS = 10
 CELERY_BEAT_SCHEDULE = {
     "audits.dispatch_refreshes": {
         "task": "audits.tasks.dispatch_refreshes",
         "schedule": float(REFRESH_DISPATCH_SECONDS),
+        "options": {"expire_seconds": DISPATCH_EXPIRE_SECONDS},
     },
-    "audits.prune_history": {"task": "audits.tasks.prune_history", "schedule": 3600.0},
-    "errors.dispatch_scrapes": {"task": "errors.tasks.dispatch_scrapes", "schedule": 1.0},
-    "errors.prune": {"task": "errors.tasks.prune", "schedule": 3600.0},
+    "audits.prune_history": {
+        "task": "audits.tasks.prune_history", "schedule": 3600.0,
+        "options": {"expire_seconds": 3600},
+    },
+    "errors.dispatch_scrapes": {
+        "task": "errors.tasks.dispatch_scrapes", "schedule": 1.0,
+        "options": {"expire_seconds": DISPATCH_EXPIRE_SECONDS},
+    },
+    "errors.prune": {
+        "task": "errors.tasks.prune", "schedule": 3600.0, "options": {"expire_seconds": 3600},
+    },
     # Does nothing while BUGTRACKER_URL is empty; never more often than once a minute.
     "bugtracker.sync_bugs": {
         "task": "bugtracker.tasks.sync_bugs",
         "schedule": float(max(BUGTRACKER_TTL, 60)),
+        "options": {"expire_seconds": max(BUGTRACKER_TTL, 60)},
     },
 }
 DJANGO_CELERY_BEAT_TZ_AWARE = True
@@ -408,6 +491,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Telescope-compatible audits and errors API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI (/api/docs/) from the vendored drf-spectacular-sidecar, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Logging: mozlog JSON as Telescope, or plain text --------------------------------
@@ -420,11 +507,15 @@ LOGGING = {
             "()": "dockerflow.logging.MozlogFormatter",
             "logger_name": SERVICE_NAME,
         },
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # The message, then the record's fields as key=value (foundation.log_format).
+        "text": {"()": "foundation.log_format.TextFormatter"},
     },
     # Every handler redacts secrets (foundation.log_redaction): a filter on a handler
     # sees the records of every logger that reaches it, urllib3's and celery's too.
-    "filters": {"redact_secrets": {"()": "foundation.log_redaction.RedactSecrets"}},
+    "filters": {
+        "redact_secrets": {"()": "foundation.log_redaction.RedactSecrets"},
+        "no_access_lines": {"()": "foundation.log_format.NoAccessLines"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -439,7 +530,9 @@ LOGGING = {
         # the root's handlers instead.
         "django": {"handlers": [], "propagate": True},
         # The request summary replaces Django's own request log lines.
-        "django.server": {"handlers": [], "level": "WARNING", "propagate": True},
+        "django.server": {
+            "handlers": [], "level": "WARNING", "propagate": True, "filters": ["no_access_lines"],
+        },
     },
 }
 
@@ -454,7 +547,13 @@ if SENTRY_DSN:
     sentry_sdk.init(
         dsn=SENTRY_DSN,
         environment=ENV_NAME or None,
-        integrations=[DjangoIntegration(), CeleryIntegration()],
+        # monitor_beat_tasks: a Sentry cron monitor per periodic task (the dispatchers),
+        # which says when they stop firing or stop succeeding.
+        integrations=[
+            DjangoIntegration(),
+            # Not the checks' own schedules ("audits: p/n"): their runs alert already.
+            CeleryIntegration(monitor_beat_tasks=True, exclude_beat_tasks=[r"^audits: "]),
+        ],
         send_default_pii=False,
         before_send=before_send,  # the same redaction as the logs
     )

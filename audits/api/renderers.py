@@ -3,7 +3,8 @@
 
 One line per check (project, name, True/False, padded into columns), then the
 details of every failing check: URL, description, documentation, parameters, data
-and troubleshooting link. Error responses render as their message.
+and troubleshooting link (and the failing check it depends on that blocks it,
+if any). Error responses render as their message.
 """
 
 import json
@@ -42,6 +43,8 @@ def details(result: dict) -> str:
         ("Data", json.dumps(result["data"], indent=2)),
         ("Troubleshooting", result["troubleshooting"]),
     ]
+    if result.get("blocked_by"):
+        blocks.insert(0, ("Blocked by", result["blocked_by"]))
     text = f"\n\n{result['project']}  {result['name']}\n"
     for title, body in blocks:
         text += f"\n  {title}:\n{textwrap.indent(str(body), '    ')}\n"

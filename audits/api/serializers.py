@@ -46,6 +46,10 @@ class CheckInfoSerializer(serializers.Serializer):
         help_text="Exposed parameters, with ${VAR} placeholders unresolved."
     )
     troubleshooting = serializers.CharField()
+    depends_on = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The checks (project/name) this one depends on.",
+    )
 
 
 class HistoryPointSerializer(serializers.Serializer):
@@ -59,6 +63,11 @@ class CheckResultSerializer(CheckInfoSerializer):
     duration = serializers.IntegerField(help_text="Milliseconds.")
     success = serializers.BooleanField()
     data = serializers.JSONField(allow_null=True, help_text="What the check returned.")
+    blocked_by = serializers.CharField(
+        allow_null=True,
+        help_text="While this check fails: the failing check (project/name) it depends on, "
+        "whose failure this one is a consequence of (it does not alert). Else null.",
+    )
     buglist = BugSerializer(many=True, help_text="Known bugs about the check.")
     history = HistoryPointSerializer(many=True, help_text="Its runs, equal neighbours folded.")
 

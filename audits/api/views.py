@@ -31,7 +31,7 @@ from audits import answers, checkmodules, definitions, history, params, tasks
 from audits.api import cached, serializers
 from audits.api.negotiation import AlwaysJSON, TelescopeNegotiation
 from audits.api.renderers import PlainTextRenderer
-from audits.models import Check
+from audits.models import Check, prefetch_parents
 from bugtracker.matching import buglists_for_checks
 from foundation.access import IsStaffOrToken
 from foundation.api_schema import CREDENTIALS, refusals
@@ -290,16 +290,30 @@ def _info(check: Check, overrides: dict | None = None) -> dict:
 def _results_response(checks, results, single=False, overrides=None) -> Response:
     points = history.series(checks)
     bugs = buglists_for_checks(checks)  # one query for all the checks
+    # The parents' states as they are now, after the runs (one query); the results
+    # of this answer are newer than any stored one.
+    outcomes = {check.pk: result.success for check, result in zip(checks, results)}
+    prefetch_parents(checks, outcomes)
     payload = [
         {
             **_info(check, overrides),
             **result.as_dict(),
+            "blocked_by": _key_or_none(check.blocked_by(result.success, outcomes)),
             "buglist": bugs[check.pk],
             "history": points[check.pk],
         }
         for check, result in zip(checks, results)
     ]
-    return Response(payload[0] if single else payload, status=_status_of(results))
+    response = Response(payload[0] if single else payload, status=_status_of(results))
+    # A failing or crashed check is the answer asked for, logged already as its
+    # check.result line, not an error of this server: no django.request ERROR line
+    # for it (Django skips a response marked so). Exceptions are still logged.
+    response._has_been_logged = True
+    return response
+
+
+def _key_or_none(check: Check | None) -> str | None:
+    return check.key if check else None
 
 
 def _status_of(results) -> int:

@@ -12,7 +12,7 @@ from audits.models import Check
 
 def export_section(checks=None) -> dict:
     """The checks (all of them by default) as a `[checks]` section, in file order."""
-    checks = Check.objects.prefetch_related("tags") if checks is None else checks
+    checks = Check.objects.prefetch_related("tags").with_parents() if checks is None else checks
     section: dict = {}
     for check in checks:
         section.setdefault(check.project, {})[check.name] = spec_of(check).as_toml()

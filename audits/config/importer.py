@@ -63,7 +63,7 @@ class ImportPlan:
 
 def plan(specs: list[CheckSpec], prune: bool = False) -> ImportPlan:
     existing = {
-        (c.project, c.name): c for c in Check.objects.prefetch_related("tags")
+        (c.project, c.name): c for c in Check.objects.prefetch_related("tags").with_parents()
     }
     result = ImportPlan()
     for spec in specs:
@@ -92,6 +92,7 @@ def apply(import_plan: ImportPlan) -> None:
         change.check.tags.set([tags[name] for name in change.spec.tags])
     _update_positions(import_plan.unchanged)
     Check.objects.filter(pk__in=[c.pk for c in import_plan.removed]).delete()
+    _set_dependencies(import_plan)
 
 
 def spec_of(check: Check) -> CheckSpec:
@@ -108,6 +109,7 @@ def spec_of(check: Check) -> CheckSpec:
         enabled=check.enabled,
         schedule=check.schedule,
         failure_threshold=check.failure_threshold,
+        depends_on=check.parent_keys(),
         position=check.position,
     )
 
@@ -116,6 +118,8 @@ def _changed_fields(check: Check, spec: CheckSpec) -> list[str]:
     changed = [f for f in COMPARED_FIELDS if getattr(check, f) != getattr(spec, f)]
     if check.tag_names() != spec.tags:
         changed.append("tags")
+    if check.parent_keys() != spec.depends_on:
+        changed.append("depends_on")
     return changed
 
 
@@ -129,6 +133,19 @@ def _tags_by_name(import_plan: ImportPlan) -> dict[str, Tag]:
     names = {name for spec in specs for name in spec.tags}
     Tag.objects.bulk_create([Tag(name=n) for n in names], ignore_conflicts=True)
     return {tag.name: tag for tag in Tag.objects.filter(name__in=names)}
+
+
+def _set_dependencies(import_plan: ImportPlan) -> None:
+    """After every check of the file exists: the dependencies of those created or
+    changed (a check may depend on one created by the same import)."""
+    specs = import_plan.created + [c.spec for c in import_plan.changed]
+    if not specs:
+        return
+    keys = {spec.key for spec in specs} | {key for spec in specs for key in spec.depends_on}
+    projects = {key.partition("/")[0] for key in keys}
+    by_key = {c.key: c for c in Check.objects.filter(project__in=projects)}
+    for spec in specs:
+        by_key[spec.key].depends_on.set([by_key[key] for key in spec.depends_on])
 
 
 def _update_positions(unchanged: list[Change]) -> None:

@@ -12,6 +12,10 @@ written.
     enabled = true           # optional: the rest are extensions of Telescope's format
     schedule = "5m"          # optional: own schedule (duration or crontab), audits.schedules
     failure_threshold = 3    # optional: alert after 3 failures in a row
+    depends_on = ["infra/dns"]  # optional: checks (project/name) this one depends on
+
+`depends_on` names checks of the same file, or checks already stored; a check that
+names itself, an unknown check, or a cycle (a → b → a) is refused.
 
 `load()` returns one `CheckSpec` per check, in file order, or raises
 `foundation.config.errors.ConfigError` listing every problem as
@@ -25,13 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from audits import checkmodules, params, schedules
-from audits.models import Check, Tag
+from audits.models import Check, Tag, dependency_cycle, stored_dependencies
 from foundation.config.errors import ConfigError, Problem
 from foundation.names import field_problems
 
 CHECK_FIELDS = (
     "description", "module", "params", "ttl", "tags", "plot", "enabled",
-    "schedule", "failure_threshold",
+    "schedule", "failure_threshold", "depends_on",
 )
 
 
@@ -48,7 +52,12 @@ class CheckSpec:
     enabled: bool = True
     schedule: str = ""
     failure_threshold: int = 1
+    depends_on: list[str] = field(default_factory=list)  # keys: "project/name"
     position: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"{self.project}/{self.name}"
 
     def as_toml(self) -> dict:
         """This check as a `[checks.<project>.<name>]` table, defaults left out."""
@@ -67,6 +76,8 @@ class CheckSpec:
             table["schedule"] = self.schedule
         if self.failure_threshold != 1:
             table["failure_threshold"] = self.failure_threshold
+        if self.depends_on:
+            table["depends_on"] = self.depends_on
         return table
 
 
@@ -92,6 +103,7 @@ def read_section(projects: Any, source: str) -> list[CheckSpec]:
     """The checks of a `[checks]` section; ConfigError listing every problem."""
     problems: list[Problem] = []
     specs = list(_read_checks(projects, source, problems))
+    problems += _dependency_problems(specs, source)
     if problems:
         raise ConfigError(problems)
     return specs
@@ -144,6 +156,7 @@ def _read_check(
         enabled=read(_typed, table, "enabled", bool, True),
         schedule=read(_read_schedule, table),
         failure_threshold=read(_read_threshold, table),
+        depends_on=_read_depends_on(table, found),
         position=position,
     )
 
@@ -220,6 +233,61 @@ def _read_tags(table: dict, found: list) -> list[str]:
         problems = field_problems(Tag, "name", tag)
         found += [params.ParamError(f"tags[{i}]", problem) for problem in problems]
     return sorted({tag for tag in tags if isinstance(tag, str)})
+
+
+def _read_depends_on(table: dict, found: list) -> list[str]:
+    keys = _read_into(found, _typed, table, "depends_on", list, []) or []
+    for i, key in enumerate(keys):
+        project, _, name = key.partition("/") if isinstance(key, str) else ("", "", "")
+        if not (project and name):
+            found.append(params.ParamError(
+                f"depends_on[{i}]", f"{key!r} is not a check's project/name, such as \"infra/dns\""
+            ))
+    return sorted({key for key in keys if isinstance(key, str)})
+
+
+def _dependency_problems(specs: list[CheckSpec], source: str) -> list[Problem]:
+    """Dependencies on unknown checks, on themselves, and in a cycle, through the
+    stored checks the file leaves as they are."""
+    if not any(spec.depends_on for spec in specs):
+        return []  # nothing to look up (and no database needed)
+    graph = stored_dependencies()
+    in_file = {spec.key for spec in specs}
+    for key in in_file:
+        graph.pop(key, None)  # the file's dependencies replace the stored ones
+    graph.update({spec.key: spec.depends_on for spec in specs if spec.depends_on})
+    named = {key for spec in specs for key in spec.depends_on}
+    stored = _stored_keys(named - in_file)
+    problems = []
+    for spec in specs:
+        item = f"checks.{spec.project}.{spec.name}"
+        for key in spec.depends_on:
+            if key == spec.key:
+                problems.append(Problem(source, item, "depends_on", "a check cannot depend on itself"))
+            elif key not in in_file and key not in stored:
+                problems.append(Problem(
+                    source, item, "depends_on",
+                    f"unknown check {key!r} (neither in this file nor stored)",
+                ))
+    if problems:
+        return problems
+    cycle = dependency_cycle(graph)
+    if cycle:
+        # A stored graph has no cycle: one that appears goes through the file.
+        project, _, name = next(key for key in cycle if key in in_file).partition("/")
+        where = f"checks.{project}.{name}"
+        problems.append(Problem(source, where, "depends_on", f"a cycle: {' → '.join(cycle)}"))
+    return problems
+
+
+def _stored_keys(keys: set[str]) -> set[str]:
+    if not keys:
+        return set()
+    pairs = [key.partition("/")[::2] for key in keys]
+    projects = {project for project, _ in pairs}
+    names = {name for _, name in pairs}
+    found = Check.objects.filter(project__in=projects, name__in=names).values_list("project", "name")
+    return {f"{project}/{name}" for project, name in found} & keys
 
 
 def _typed(table: dict, key: str, expected: type, default):

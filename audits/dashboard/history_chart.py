@@ -6,6 +6,11 @@ red while failing, each stretch with a tooltip), and under it, when the check ha
 a plot value, that value as a step line (a value holds until the next change: the
 history keeps changes only) with its minimum and maximum. The colours come from
 the page's CSS variables, so dark mode applies.
+
+The time axis spans the range asked for (24 h, 7 d, 30 d), unless the history
+starts later (a new install, a new check): it then starts at the first run, so
+that a few minutes of history fill the chart instead of being one tick at its
+right edge.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -20,12 +25,14 @@ WIDTH, BAND_H, PLOT_H, PAD_L, PAD_R, AXIS_H = 640, 14, 90, 46, 8, 16
 def render(points: list[dict], since: datetime, now: datetime | None = None) -> str:
     """SVG markup of `points` ({t, success, scalar}, oldest first) from `since` to now."""
     now = now or timezone.now()
-    span = max((now - since).total_seconds(), 1.0)
-    inner = WIDTH - PAD_L - PAD_R
     parsed = [(_parse(p["t"]), p["success"], p["scalar"]) for p in points]
     # The state at `since` is the last change before it; later changes follow.
     before = [p for p in parsed if p[0] <= since]
     visible = ([(since, *before[-1][1:])] if before else []) + [p for p in parsed if p[0] > since]
+    if visible and not before:  # the history starts later: the axis starts with it
+        since = min(visible[0][0], now)
+    span = max((now - since).total_seconds(), 1.0)
+    inner = WIDTH - PAD_L - PAD_R
 
     def x(moment: datetime) -> float:
         return round(PAD_L + inner * (moment - since).total_seconds() / span, 1)

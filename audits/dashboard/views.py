@@ -3,7 +3,9 @@ The dashboard's pages about checks: the overview, a check's details, the light
 status feed the pages poll, and SVG badges.
 
 Every page reads the state stored on the checks (`alert_state`, `last_success`,
-`last_run_at`) and the history; none of them runs a check. The overview makes a
+`last_run_at`) and the history; none of them runs a check. A failing check whose
+dependency fails too (`Check.blocked_by`) reads "blocked", with the chain of
+failing checks that leads to the root cause ("by web/api → infra/dns"). The overview makes a
 fixed number of queries however many checks there are (the checks, their tags, the
 known bugs of the failing ones, plus the session and the user), and filters in
 Python, so that the filters cost nothing more and the counts stay right.
@@ -39,6 +41,8 @@ from foundation.access import dashboard_access
 from foundation.templatetags.relative_time import ago
 
 STATES = (AlertState.FAILING, AlertState.UNKNOWN, AlertState.PASSING)
+# Shown in place of its state for a failing check whose dependency fails too.
+BLOCKED = "blocked"
 MIN_REFRESH, MAX_REFRESH = 5, 60
 
 
@@ -57,6 +61,7 @@ class Row:
     url: str
     crashed: bool = False
     tags: list = field(default_factory=list)
+    chain: list = field(default_factory=list)  # keys of the failing parents, root last
 
     @property
     def key(self) -> str:
@@ -69,8 +74,8 @@ class Row:
 
 def shown_state(state: str, crashed: bool) -> str:
     """What a check's state reads as: "crashed" when its last run crashed (a
-    broken check, not a failing system), else its alert state."""
-    return "crashed" if crashed else state
+    broken check, not a failing system), else its alert state ("blocked" too)."""
+    return "crashed" if crashed and state != BLOCKED else state
 
 
 def check_url(project: str, name: str) -> str:
@@ -103,6 +108,8 @@ def _rows() -> list[Row]:
     )
     for check_id, tag in pairs:
         by_pk[check_id].tags.append(tag)
+    for pk, chain in Check.objects.enabled().blocking_chains().items():
+        by_pk[pk].state, by_pk[pk].chain = BLOCKED, [parent.key for parent in chain]
     return rows
 
 
@@ -113,7 +120,7 @@ def refresh_seconds(ttls) -> int:
 
 
 def _counts(rows) -> dict:
-    counts = {state: 0 for state in STATES}
+    counts = {state: 0 for state in (*STATES, BLOCKED)}
     for row in rows:
         counts[row.state] = counts.get(row.state, 0) + 1
     counts["total"] = len(rows)
@@ -148,7 +155,7 @@ class Filters:
         return cls(
             tags=sorted(set(tags)),
             project=query.get("project", "").strip(),
-            status=status if status in STATES else "",
+            status=status if status in (*STATES, BLOCKED) else "",
             q=query.get("q", "").strip(),
         )
 
@@ -240,7 +247,7 @@ def overview(request):
         "project_names": list(by_project),
         "tags": tags,
         "filters": filters,
-        "status_choices": [(s.value, s.label) for s in STATES],
+        "status_choices": [(s.value, s.label) for s in STATES] + [(BLOCKED, "Blocked")],
         "clear_url": filters.query(tags="", project="", status="", q=""),
         "last_updated": last_updated,
         "refresh": refresh_seconds(row.ttl for row in rows),
@@ -275,9 +282,11 @@ def _diagram(rows) -> str | None:
 @gzip_page
 def status(request):
     """
-    `{"refresh": s, "checks": {"project/name": {"state", "label", "updated"}}}` of
-    the enabled checks (`?check=project/name` or `?project=` for fewer), from the
-    stored state; `label` is the state as shown ("crashed" for a crashed check).
+    `{"refresh": s, "checks": {"project/name": {"state", "label", "updated",
+    "blocked_by"}}}` of the enabled checks (`?check=project/name` or `?project=`
+    for fewer), from the stored state; `label` is the state as shown ("crashed"
+    for a crashed check); a blocked check's state is "blocked", and `blocked_by`
+    lists its failing parents, root cause last.
     With an ETag, so that an unchanged answer is a 304.
     """
     checks = Check.objects.enabled()
@@ -287,12 +296,16 @@ def status(request):
     elif "project" in request.GET:
         checks = checks.filter(project=request.GET["project"])
     values = checks.order_by("project", "name").values_list(
-        "project", "name", "alert_state", "last_run_at", "ttl", "last_crashed"
+        "pk", "project", "name", "alert_state", "last_run_at", "ttl", "last_crashed"
     )
+    chains = Check.objects.enabled().blocking_chains()
     entries, ttls = {}, []
-    for project, name, state, updated, ttl, crashed in values:
+    for pk, project, name, state, updated, ttl, crashed in values:
+        chain = [parent.key for parent in chains.get(pk, [])]
+        state = BLOCKED if chain else state
         entries[f"{project}/{name}"] = {
-            "state": state, "label": shown_state(state, crashed), "updated": _iso(updated)
+            "state": state, "label": shown_state(state, crashed), "updated": _iso(updated),
+            "blocked_by": chain,
         }
         ttls.append(Check.ttl_or_default(ttl))
     body = json.dumps(
@@ -345,14 +358,19 @@ def check_detail(request, project, name):
         documentation, module_error = "", str(exc)
     tags = check.tag_names()
     ttl = check.get_ttl()
+    chain = _linked(Check.objects.enabled().blocking_chains().get(check.pk, []))
+    state = BLOCKED if chain else check.alert_state
     badge_url = request.build_absolute_uri(reverse("badge-check", args=[project, name]))
     page_url = request.build_absolute_uri(check_url(project, name))
     context = {
         "section": "checks",
         "check": check,
         "key": f"{project}/{name}",
-        "state": check.alert_state,
-        "label": shown_state(check.alert_state, check.last_crashed),
+        "state": state,
+        "label": shown_state(state, check.last_crashed),
+        "chain": chain,
+        "parents": _linked(check.depends_on.order_by("project", "name")),
+        "dependents": _linked(check.dependents.order_by("project", "name")),
         "run": run,
         "data": json.dumps(run.data, indent=2, ensure_ascii=False) if run else None,
         "updated_ago": ago(check.last_run_at, now) if check.last_run_at else None,
@@ -386,6 +404,16 @@ def check_detail(request, project, name):
         "staff": request.can_change,
     }
     return render(request, "dashboard/check.html", context)
+
+
+def _linked(checks) -> list[dict]:
+    """Checks as the dependency lists of a check's page show them."""
+    return [
+        {"key": c.key, "url": check_url(c.project, c.name), "enabled": c.enabled,
+         "label": shown_state(c.alert_state, c.last_crashed),
+         "failing": c.last_success is False}
+        for c in checks
+    ]
 
 
 # --- Badges -------------------------------------------------------------------------------

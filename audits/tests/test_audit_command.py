@@ -285,3 +285,16 @@ def test_audit_piped_has_markers_and_summary_without_colour_or_progress(tmp_path
     assert "checks done" not in piped.stderr
     assert "✓ good/up" in piped.stdout and "✗ bad/down" in piped.stdout
     assert piped.stdout.strip().splitlines()[-1].startswith("1 passed, 1 failed, 0 crashed in ")
+
+
+def test_audit_says_which_failing_check_is_blocked_by_a_failing_dependency(make_check):
+    dns = make_check("infra", "dns", params={"url": "u", "ok": False})
+    api = make_check("web", "api", params={"url": "u", "ok": False}, description="The API")
+    api.depends_on.add(dns)
+
+    _, out, _ = audit()
+    code, document, _ = audit("--json", "--force")
+
+    assert "✗ web/api: The API (blocked by infra/dns)" in out
+    assert "✗ infra/dns\n" in out
+    assert [r["blocked_by"] for r in json.loads(document)["results"]] == [None, "infra/dns"]

@@ -7,7 +7,7 @@ from audits.tests.checkmods import counter, echo
 
 INFO_FIELDS = {
     "name", "project", "module", "tags", "description", "documentation", "url",
-    "ttl", "parameters", "troubleshooting",
+    "ttl", "parameters", "troubleshooting", "depends_on",
 }
 
 
@@ -39,6 +39,7 @@ def test_checks_list_describes_a_check_with_telescope_fields(client, make_check,
         "ttl": 30,
         "parameters": {"url": "https://example.com"},
         "troubleshooting": "https://wiki.test/web/home",
+        "depends_on": [],
     }
 
 

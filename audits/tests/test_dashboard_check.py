@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from audits.dashboard import history_chart
 from audits.models import CheckRun
 from bugtracker.models import KnownBug
 
@@ -175,3 +176,22 @@ def test_names_that_need_quoting(staff_client, make_check):
     overview = page(staff_client, "/dashboard/")
     assert 'href="/dashboard/checks/web%20app/home%20page/"' in overview
     assert "web app / home page" in page(staff_client, "/dashboard/checks/web%20app/home%20page/")
+
+
+def test_a_new_checks_history_fills_the_chart_instead_of_a_tick_at_its_right_edge(
+    staff_client, make_check
+):
+    check = make_check("web", "home")
+    add_run(check, timedelta(minutes=10), True)
+    add_run(check, timedelta(minutes=5), False)
+    plot = page(staff_client).split('<div class="plot">', 1)[1].split("</div>", 1)[0]
+
+    bands = re.findall(r'<rect class="band-(\w+)" x="([\d.]+)" y="0" width="([\d.]+)"', plot)
+
+    # 7 days asked for, 10 minutes known: the first run is at the left edge, and the
+    # two stretches share the width, half each.
+    (first, x0, w0), (second, x1, w1) = bands
+    assert (first, second) == ("passing", "failing")
+    assert float(x0) == history_chart.PAD_L
+    inner = history_chart.WIDTH - history_chart.PAD_L - history_chart.PAD_R
+    assert abs(float(w0) - inner / 2) < 2 and abs(float(x1) + float(w1) - (history_chart.PAD_L + inner)) < 2

@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from audits import runner
+from audits.models import Check
 from audits.tests.checkmods import counter
 from bugtracker.models import KnownBug
 
@@ -157,7 +158,7 @@ def test_status_feed_gives_state_and_update_time_from_the_database(staff_client,
     body = response.json()
     assert body["refresh"] == 60
     assert body["checks"]["web/never"] == {
-        "state": "unknown", "label": "unknown", "updated": None
+        "state": "unknown", "label": "unknown", "updated": None, "blocked_by": []
     }
     entry = body["checks"]["web/ran"]
     assert entry["state"] == "failing"
@@ -190,8 +191,11 @@ def queries_of(client, url) -> int:
 def test_overview_queries_do_not_grow_with_the_number_of_checks(staff_client, make_check):
     def add(n, start):
         for i in range(start, start + n):
-            make_check(f"p{i % 7}", f"c{i}", tags=[f"t{i % 3}", f"u{i % 2}"],
-                       alert_state=["passing", "failing", "unknown"][i % 3])
+            check = make_check(f"p{i % 7}", f"c{i}", tags=[f"t{i % 3}", f"u{i % 2}"],
+                               alert_state=["passing", "failing", "unknown"][i % 3],
+                               last_success=[True, False, None][i % 3])
+            if i >= 2:  # depends on c1, failing: the failing ones are blocked
+                check.depends_on.add(Check.objects.get(name="c1"))
 
     add(5, 0)
     few = queries_of(staff_client, "/dashboard/?tags=t1")
@@ -199,9 +203,11 @@ def test_overview_queries_do_not_grow_with_the_number_of_checks(staff_client, ma
     add(45, 5)
     assert queries_of(staff_client, "/dashboard/?tags=t1") == few
     assert queries_of(staff_client, "/dashboard/") == few_all
-    # Session, user, checks, tags, known bugs of the failing checks.
-    assert few_all <= 5
-    assert queries_of(staff_client, "/dashboard/status.json") <= 3
+    assert "by p" in staff_client.get("/dashboard/").content.decode()  # blocked ones shown
+    # Session, user, checks, tags, failing checks, their parents, known bugs of the
+    # failing checks.
+    assert few_all <= 7
+    assert queries_of(staff_client, "/dashboard/status.json") <= 5
 
 
 def test_the_page_carries_the_stable_selectors(staff_client, checks):

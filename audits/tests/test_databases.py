@@ -1,7 +1,8 @@
 """
 DATABASE_URL works with the three stores users keep data in: SQLite (the rest of
 the suite), PostgreSQL and MariaDB/MySQL. The tests that touch the database most
-(import, export, the API, names the database must refuse in words, NUL in URLs)
+(import, export, the API, names the database must refuse in words, NUL in URLs,
+pushes, concurrent scrape merges, Periskop's stored answers)
 run again in a subprocess against each real server.
 """
 
@@ -19,6 +20,9 @@ SUBSET = [
     "audits/tests/test_project_checks.py",
     "audits/tests/test_config_validation.py",
     "foundation/tests/test_nul_in_urls.py",
+    "errors/tests/test_push.py",
+    "errors/tests/test_scrape_scale.py",
+    "errors/tests/test_periskop_answers.py",
 ]
 
 

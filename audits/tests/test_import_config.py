@@ -87,10 +87,20 @@ def test_missing_file_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.django_db
-def test_dry_run_writes_nothing(tmp_path):
-    output = run(write(tmp_path, check_table("a")), "--dry-run")
-    assert "created web/a" in output and "dry run: nothing written" in output
-    assert not Check.objects.exists()
+def test_dry_run_writes_nothing_and_says_what_would_happen(tmp_path):
+    run(write(tmp_path, check_table("old") + check_table("b", ttl=1)))
+    path = write(tmp_path, check_table("a") + check_table("b", ttl=2))
+
+    output = run(path, "--dry-run", "--prune")
+
+    assert output.splitlines() == [
+        "would create web/a",
+        "would change web/b (ttl)",
+        "would remove web/old",
+        f"{path}: would be 1 created, 1 changed, 1 removed; 0 unchanged "
+        "(dry run: nothing written).",
+    ]
+    assert sorted(Check.objects.values_list("name", flat=True)) == ["b", "old"]
 
 
 @pytest.mark.django_db
@@ -156,3 +166,78 @@ def test_reordering_the_file_keeps_the_new_order(tmp_path):
     output = run(write(tmp_path, check_table("b") + check_table("a")))
     assert "2 unchanged" in output
     assert list(Check.objects.values_list("name", flat=True)) == ["b", "a"]
+
+
+UPSTREAM_ONLY = """
+[checks.settings.signatures]
+module = "checks.remotesettings.signatures_age"
+params.max_age = 5
+
+[checks.normandy.recipes]
+module = "checks.normandy.remotesettings_recipes"
+"""
+
+
+@pytest.mark.django_db
+def test_a_config_with_upstream_only_modules_says_so_and_offers_to_skip_them(tmp_path):
+    path = write(tmp_path, check_table("a") + UPSTREAM_ONLY)
+
+    with pytest.raises(CommandError) as refused:
+        run(path)
+
+    message = str(refused.value)
+    assert message.startswith("Nothing imported.")
+    assert (
+        f"{path}: checks.settings.signatures: module: module "
+        "'checks.remotesettings.signatures_age' exists only in upstream Telescope "
+        "(mozilla-services/telescope), not in this service"
+    ) in message
+    assert message.endswith(
+        "2 checks use modules not installed here: --skip-unavailable imports the others "
+        "and lists these."
+    )
+    assert not Check.objects.exists()
+
+
+@pytest.mark.django_db
+def test_skip_unavailable_imports_the_rest_and_lists_what_it_skipped(tmp_path):
+    path = write(tmp_path, check_table("a") + UPSTREAM_ONLY + check_table("b"))
+
+    output = run(path, "--skip-unavailable")
+
+    assert sorted(Check.objects.values_list("name", flat=True)) == ["a", "b"]
+    lines = output.splitlines()
+    assert lines[:3] == ["created web/a", "created web/b", f"{path}: 2 created, 0 changed, 0 removed, 0 unchanged."]
+    assert lines[3].startswith("skipped settings/signatures: module "
+                               "'checks.remotesettings.signatures_age' exists only in upstream")
+    assert lines[4].startswith("skipped normandy/recipes: module 'checks.normandy.")
+    assert lines[5] == "2 checks were left out (--skip-unavailable): their modules are not installed here."
+
+
+@pytest.mark.django_db
+def test_skip_unavailable_in_a_dry_run_says_what_it_would_skip(tmp_path):
+    output = run(write(tmp_path, check_table("a") + UPSTREAM_ONLY), "--skip-unavailable", "--dry-run")
+
+    assert "would create web/a" in output
+    assert "would skip settings/signatures: " in output
+    assert "2 checks would be left out (--skip-unavailable)" in output
+    assert not Check.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_pruning_import_that_skips_keeps_the_stored_checks_it_skipped(tmp_path):
+    Check.objects.create(project="settings", name="signatures", module=ECHO, params={"url": "u"})
+    Check.objects.create(project="web", name="gone", module=ECHO, params={"url": "u"})
+
+    output = run(write(tmp_path, check_table("a") + UPSTREAM_ONLY), "--skip-unavailable", "--prune")
+
+    assert "removed web/gone" in output and "removed settings/signatures" not in output
+    assert sorted(Check.objects.values_list("name", flat=True)) == ["a", "signatures"]
+
+
+@pytest.mark.django_db
+def test_a_module_not_allowed_is_not_skipped(tmp_path, settings):
+    text = check_table("a") + '[checks.web.shell]\nmodule = "subprocess"\n'
+    with pytest.raises(CommandError, match="not an allowed check module"):
+        run(write(tmp_path, text), "--skip-unavailable")
+    assert not Check.objects.exists()

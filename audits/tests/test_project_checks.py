@@ -14,8 +14,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 RESULT_FIELDS = {
     "name", "project", "module", "tags", "description", "documentation", "url",
-    "ttl", "parameters", "troubleshooting",
-    "datetime", "duration", "success", "data", "buglist", "history",
+    "ttl", "parameters", "troubleshooting", "depends_on",
+    "datetime", "duration", "success", "data", "blocked_by", "buglist", "history",
 }
 
 

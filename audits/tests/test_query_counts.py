@@ -2,8 +2,9 @@
 The hot paths make a fixed number of queries, however many checks there are: the
 checks come from the process's copy (`audits.definitions`, no query while no
 check changed); a cached check, project or tag from its kept answer (no query at
-all); and an answer made anew from cached results takes one query for the history
-and one for the known bugs of all its checks.
+all); and an answer made anew from cached results takes one query for the history,
+one for the known bugs and one for the states of the checks they depend on
+(`blocked_by`), for all its checks.
 """
 
 import pytest
@@ -19,13 +20,15 @@ def queries_of(client, url) -> int:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("size", [5, 40])
-def test_a_warm_project_takes_two_queries_then_none_whatever_its_size(client, make_check, size):
-    for i in range(size):
-        make_check(name=f"c{i}", module="counter", tags=["t"])
+def test_a_warm_project_takes_three_queries_then_none_whatever_its_size(client, make_check, size):
+    checks = [make_check(name=f"c{i}", module="counter", tags=["t"]) for i in range(size)]
+    for parent, child in zip(checks, checks[1:]):
+        child.depends_on.add(parent)  # a chain c0 <- c1 <- ... : blocked_by for each
     client.get("/checks/proj")  # warm the cache
-    # Made from the cached results: the history and the known bugs of all the checks.
-    assert queries_of(client, "/checks/proj") == 2
-    assert queries_of(client, "/checks/tags/t") == 2
+    # Made from the cached results: the history, the known bugs and the parents'
+    # states of all the checks.
+    assert queries_of(client, "/checks/proj") == 3
+    assert queries_of(client, "/checks/tags/t") == 3
     # Then kept.
     assert queries_of(client, "/checks/proj") == 0
     assert queries_of(client, "/checks/tags/t") == 0
@@ -45,8 +48,9 @@ def test_after_a_change_the_checks_are_read_once(client, make_check):
     client.get("/checks/proj/one")
     check.description = "Changed."
     check.save()
-    # The checks and their tags, the history and the known bugs; then none again.
-    assert queries_of(client, "/checks/proj/one") == 4
+    # The checks, their tags and parents; the history, the known bugs and the
+    # parents' states; then none again.
+    assert queries_of(client, "/checks/proj/one") == 6
     assert queries_of(client, "/checks/proj/one") == 0
 
 

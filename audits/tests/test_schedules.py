@@ -53,6 +53,12 @@ def test_sync_creates_a_periodic_task_for_the_check(make_check):
     assert Check.objects.get(pk=check.pk).periodic_task == task
 
 
+@pytest.mark.parametrize("spec, expires", [("30s", 30), ("*/5 * * * *", 60)])
+def test_a_scheduled_run_no_worker_took_before_the_next_expires(make_check, spec, expires):
+    schedules.sync(make_check(schedule=spec))
+    assert PeriodicTask.objects.get().expire_seconds == expires
+
+
 @pytest.mark.django_db
 def test_sync_follows_edits_and_removal(make_check):
     check = make_check(schedule="30s")

@@ -6,7 +6,7 @@ body is returned as data: parsed JSON when the `Content-Type` is JSON (`null`
 for an empty body), the text otherwise. When the status is not the expected one
 and the body is not JSON (an error page of a proxy, say), the data is the status
 and the start of the text, such as `HTTP 502: Bad Gateway …`, not a whole HTML
-page. When the server cannot be reached, or the body cannot be decoded (invalid
+page; with no body at all, the status alone (`HTTP 503`). When the server cannot be reached, or the body cannot be decoded (invalid
 JSON, not valid in its charset), the check fails and the data is a message
 explaining why. Other status codes are not retried.
 
@@ -47,7 +47,9 @@ def run(url: str, expected_status: int = 200) -> tuple[bool, Any]:
         return False, str(exc)
     if response.status_code == expected_status:
         return True, body
-    return False, body if not isinstance(body, str) else _status_line(response, body)
+    if body is None or isinstance(body, str):  # nothing to read, or not JSON: the status
+        return False, _status_line(response, body or "")
+    return False, body
 
 
 def _status_line(response: requests.Response, text: str) -> str:

@@ -81,3 +81,10 @@ def test_heartbeat_failing_with_a_page_says_the_status_and_the_start_of_the_text
     assert not success
     assert data.startswith("HTTP 502: <html> <body><h1>502 Bad Gateway</h1>xxx")
     assert len(data) <= len("HTTP 502: ") + heartbeat.SNIPPET_CHARACTERS
+
+
+def test_heartbeat_failing_with_an_empty_body_says_the_status(upstream):
+    url = upstream.route("/__heartbeat__", status=503, body=b"",
+                         headers={"Content-Type": "application/json"})
+
+    assert heartbeat.run(url=url) == (False, "HTTP 503")

@@ -3,11 +3,14 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from foundation.permission_groups import DEPENDENCIES, grant_operation
+
 
 class Migration(migrations.Migration):
 
     dependencies = [
         ('errors', '0004_discovery_as_prometheus'),
+        *DEPENDENCIES,
     ]
 
     operations = [
@@ -31,4 +34,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('service', 'with_bodies'), name='unique_periskop_answer')],
             },
         ),
+        grant_operation("errors"),  # the new model's permissions to the staff groups
     ]

@@ -385,3 +385,10 @@ def test_targets_page(staff_client, db):
     assert "Connection refused &lt;oops&gt;" in html
     assert "dns: no such host" in html
     assert "1 up" in html and "1 down" in html
+
+
+def test_an_errors_page_says_just_now_as_the_checks_pages_do(staff_client, db):
+    Service.objects.create(name="shop", last_scrape_at=timezone.now())
+    html = page(staff_client, reverse("errors-dashboard"))
+    assert re.search(r"<time [^>]+>just now</time>", html), html
+    assert "0\xa0minutes" not in html and "0 minutes" not in html

@@ -51,6 +51,18 @@ def test_fetches_and_parses_a_real_instance(instance):
     assert sorted(counts.values()) == [1, 3]
 
 
+def test_a_body_with_the_known_digest_is_not_parsed(instance):
+    instance.report(ValueError("x"))
+    first = fetch(instance.url)
+    assert first.payload is not None and first.digest and not first.unchanged
+    again = fetch(instance.url, known_digest=first.digest)
+    assert (again.unchanged, again.payload, again.error) == (True, None, "")
+    instance.report(ValueError("x"))  # the body changes
+    changed = fetch(instance.url, known_digest=first.digest)
+    assert not changed.unchanged and changed.payload is not None
+    assert changed.digest != first.digest
+
+
 def test_the_python_client_answers_http_1_0_without_content_length(instance):
     # What makes this case matter: the body ends when the connection closes.
     connection = http.client.HTTPConnection("127.0.0.1", instance.port, timeout=2)

@@ -4,7 +4,7 @@ A whole config file, split into sections that each belong to an app.
 `config.toml` has a `[checks]` section (audits) and an `[errors]` section
 (errors); Periskop's YAML file holds only services. Apps declare the section they
 own in their AppConfig (`config_section`, `config_handler`: a module with `read`,
-`plan`, `apply`, `export`, and optionally `read_yaml`), so that the commands need
+`plan`, `apply`, `export`, and optionally `read_yaml` and `without_unavailable`), so that the commands need
 not import the apps, and the apps need not know each other. Every problem, the
 file's own and each section's, is a `ConfigError` (`foundation.config.errors`).
 """
@@ -73,6 +73,18 @@ def plan(document: dict, source: str, prune: bool) -> list[SectionPlan]:
     if problems:
         raise ConfigError(problems)
     return plans
+
+
+def without_unavailable(document: dict) -> tuple[dict, list[tuple[str, str]]]:
+    """The document without the items whose code is not installed here (a section's
+    handler says which, when it has `without_unavailable`), and (item, why) of
+    each one left out: `import_config --skip-unavailable`."""
+    kept, skipped = dict(document), []
+    for section, handler in handlers().items():
+        if section in document and hasattr(handler, "without_unavailable"):
+            kept[section], left_out = handler.without_unavailable(document[section])
+            skipped += left_out
+    return kept, skipped
 
 
 @transaction.atomic

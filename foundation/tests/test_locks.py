@@ -38,8 +38,9 @@ def name() -> str:
 
 
 def test_the_lock_is_redis_py_s_on_redis_and_local_otherwise(backend, name):
-    expected = redis.lock.Lock if backend == "redis" else locks.LocalLock
+    expected = locks.RedisLock if backend == "redis" else locks.LocalLock
     assert type(locks.lock(name, 10)) is expected
+    assert isinstance(locks.lock(name, 10), redis.lock.Lock)
 
 
 def test_one_holder_at_a_time(backend, name):
@@ -73,6 +74,46 @@ def test_an_expired_lock_taken_by_another_is_not_deleted_by_the_first_owners_rel
 def test_a_lock_expires_by_itself(backend, name):
     assert locks.try_acquire(locks.lock(name, 0.2))
     time.sleep(0.3)
+    assert locks.try_acquire(locks.lock(name, 10))
+
+
+@pytest.fixture
+def short_lease(monkeypatch):
+    """Leases of 0.3 s, renewed by a renewer of their own (not one asleep for 3 s)."""
+    monkeypatch.setattr(locks, "LEASE_SECONDS", 0.3)
+    monkeypatch.setattr(locks, "_renewer_instance", None)
+    return 0.3
+
+
+def remaining_seconds(held) -> float:
+    """How long the lock has left, as its store says, without renewing it."""
+    if isinstance(held, locks.LocalLock):
+        return held._holders[held.name][1] - time.monotonic()
+    return held.redis.pttl(held.name) / 1000
+
+
+def test_a_lease_is_renewed_while_its_holder_works(backend, name, short_lease):
+    held = locks.lock(name, 10)
+    assert locks.try_acquire(held)
+    assert remaining_seconds(held) <= short_lease  # a lease, not the whole timeout
+    time.sleep(short_lease * 4)
+    assert not locks.try_acquire(locks.lock(name, 10)), "the lease was not renewed"
+    locks.release(held)
+    assert locks.try_acquire(locks.lock(name, 10))
+
+
+def test_a_lease_its_holder_stopped_renewing_frees_within_the_lease(backend, name, short_lease):
+    held = locks.lock(name, 60)
+    assert locks.try_acquire(held)
+    locks._renewer().discard(held)  # what a holder killed with -9 does: nothing more
+    time.sleep(short_lease * 1.5)
+    assert locks.try_acquire(locks.lock(name, 10))
+
+
+def test_a_lease_is_renewed_no_longer_than_its_timeout(backend, name, short_lease):
+    held = locks.lock(name, short_lease * 2)
+    assert locks.try_acquire(held)
+    time.sleep(short_lease * 4)  # the holder works on, past its timeout
     assert locks.try_acquire(locks.lock(name, 10))
 
 

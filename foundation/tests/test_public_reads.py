@@ -1,5 +1,5 @@
 """
-The session, CSRF, authentication and messages middleware are skipped on public
+The session, authentication and messages middleware are skipped on public
 reads (GET and HEAD of the paths apps register), and only there: a mutation of the
 API keeps its CSRF check, and the dashboard its session.
 """
@@ -11,7 +11,6 @@ from django.test import RequestFactory
 
 from foundation.middleware import (
     AuthenticationMiddleware,
-    CsrfViewMiddleware,
     MessageMiddleware,
     SessionMiddleware,
     is_public_read,
@@ -78,8 +77,3 @@ def test_a_post_to_the_api_still_needs_its_csrf_token(client, db):
     assert b"CSRF" in response.content
 
 
-def test_csrf_is_not_checked_on_a_public_read():
-    request = factory.get("/checks/proj/name")
-    assert CsrfViewMiddleware(lambda r: HttpResponse()).process_view(
-        request, lambda r: None, (), {}
-    ) is None

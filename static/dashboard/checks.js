@@ -105,11 +105,14 @@
     if (notice) notice.hidden = !offline;
   }
 
-  // `shown`: the state as it reads ("crashed" for a failing check that crashed).
-  function setState(element, state, shown) {
+  // `shown`: the state as it reads ("crashed" for a failing check that crashed);
+  // `chain`: the failing checks a blocked one depends on, root cause last.
+  function setState(element, state, shown, chain) {
     element.setAttribute("data-state", state);
     var label = element.querySelector(".st");
     if (label) label.textContent = shown || state;
+    var via = element.querySelector(".chain");
+    if (via) via.textContent = chain && chain.length ? "by " + chain.join(" → ") : "";
   }
 
   // --- The overview ---------------------------------------------------------------------
@@ -145,7 +148,7 @@
         var element = elements[i];
         var key = element.getAttribute("data-check") || element.getAttribute("data-diagram-check");
         var entry = checks[key];
-        setState(element, entry ? entry.state : "unknown", entry && entry.label);
+        setState(element, entry ? entry.state : "unknown", entry && entry.label, entry && entry.blocked_by);
         if (element.hasAttribute("data-diagram-check") && entry) {
           var title = element.querySelector("title");
           if (title) title.textContent = title.textContent.replace(/^([^\n]*?): \w+/, "$1: " + entry.state);
@@ -187,9 +190,9 @@
       }
       headline.setAttribute("data-state", state);
       headline.querySelector(".headline-text").textContent = text;
-      ["passing", "failing", "unknown"].forEach(function (name) {
+      ["passing", "failing", "unknown", "blocked"].forEach(function (name) {
         var counter = headline.querySelector('[data-count="' + name + '"]');
-        if (counter) counter.textContent = counts[name];
+        if (counter) counter.textContent = counts[name] || 0;
       });
       var last = headline.querySelector(".counts > time[data-ago]");
       if (last && latest) last.setAttribute("datetime", latest);
@@ -272,7 +275,7 @@
     return function (checks) {
       var entry = checks[key];
       var head = document.querySelector("#check-live [data-check]");
-      if (entry && head) setState(head, entry.state, entry.label);
+      if (entry && head) setState(head, entry.state, entry.label, entry.blocked_by);
       if (entry && entry.updated !== shown) {
         waitingSince = 0;
         reload().catch(function () { setOffline(true); });

@@ -522,3 +522,28 @@ def test_env_example_documents_every_variable():
 
 def test_compose_environment_passes_the_deployment_checks():
     run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"])
+
+
+WORKER_SERVICES = ("worker", "scraper", "dispatcher")
+
+
+def test_every_queue_is_served_by_a_worker_service_that_docker_restarts():
+    from django.conf import settings
+
+    served = set()
+    for name in WORKER_SERVICES:
+        definition = service(name)
+        command = argv(definition["command"])
+        assert command[:4] == ["celery", "-A", "telescope_site", "worker"], name
+        served |= set(option(command, "-Q", "--queues").split(","))
+        assert definition["restart"] == "unless-stopped", name  # a worker that exits
+    assert served == {queue.name for queue in settings.CELERY_TASK_QUEUES}
+
+
+def test_the_dispatchers_have_a_worker_of_their_own():
+    # A backlog of check runs or scrapes must not hold up the dispatchers.
+    queues = {name: option(argv(service(name)["command"]), "-Q", "--queues").split(",")
+              for name in WORKER_SERVICES}
+    owners = [name for name, served in queues.items() if "dispatchers" in served]
+    assert owners == ["dispatcher"]
+    assert "checks" not in queues["dispatcher"] and "scrapes" not in queues["dispatcher"]

@@ -23,10 +23,11 @@ from .test_compose import dockerfile_args
 from .test_image import image_imports, local_module_path
 
 ROOT = Path(__file__).resolve().parents[2]
-# What only the tests use. None of them, nor anything that only they pull in, may
-# reach production.
-TEST_TOOLS = {"pytest", "pytest-django", "pytest-xdist", "responses", "periskop-client",
-              "playwright"}
+# Test tools that must never reach production, whatever requirements-dev.in says:
+# the floor of development_only() below, which also takes every package requirements-dev.in
+# adds (a new test tool is covered the day it is added there).
+KNOWN_TEST_TOOLS = {"pytest", "pytest-django", "pytest-xdist", "responses", "periskop-client",
+                    "playwright", "openapi-core", "schemathesis"}
 
 
 def normalized(name: str) -> str:
@@ -106,20 +107,33 @@ def closure(roots, graph) -> set[str]:
     return seen
 
 
+def development_only() -> set[str]:
+    """What only the tests use: every package requirements-dev.in adds to the runtime
+    ones. None of them, nor anything that only they pull in, may reach production."""
+    return (set(direct("requirements-dev.in")) - set(direct("requirements.in"))) | KNOWN_TEST_TOOLS
+
+
 # --- The runtime lock -------------------------------------------------------------------
 
+
+def test_every_test_tool_is_a_development_requirement():
+    # A tool dropped from requirements-dev.in leaves the list above; one added to it
+    # is a test tool at once, without editing this file.
+    assert KNOWN_TEST_TOOLS <= set(direct("requirements-dev.in"))
+
 def test_runtime_lock_holds_no_test_tool():
-    assert TEST_TOOLS & set(lock("requirements.txt")) == set()
-    assert TEST_TOOLS & set(direct("requirements.in")) == set()
+    assert development_only() & set(lock("requirements.txt")) == set()
+    assert development_only() & set(direct("requirements.in")) == set()
 
 
 def test_runtime_lock_holds_nothing_that_only_the_test_tools_need():
     dev = lock("requirements-dev.txt")
     graph = required_by(dev)
-    assert TEST_TOOLS <= set(dev), "the development lock holds every test tool"
+    tools = development_only()
+    assert tools <= set(dev), "the development lock holds every test tool"
     runtime_roots = set(direct("requirements.in"))
-    only_for_tests = closure(TEST_TOOLS, graph) - closure(runtime_roots, graph)
-    assert only_for_tests - TEST_TOOLS, "the test tools pull in packages of their own"
+    only_for_tests = closure(tools, graph) - closure(runtime_roots, graph)
+    assert only_for_tests - tools, "the test tools pull in packages of their own"
     assert only_for_tests & set(lock("requirements.txt")) == set()
 
 
@@ -178,7 +192,7 @@ def test_tests_run_the_versions_production_runs():
 def test_development_lock_is_compiled_from_requirements_dev_in():
     dev = lock("requirements-dev.txt")
     pins = direct("requirements-dev.in")
-    assert TEST_TOOLS <= set(pins)
+    assert development_only() <= set(pins)
     for name, version in pins.items():
         assert dev[name].version == version, f"{name}: run `make lock`"
     text = (ROOT / "requirements-dev.in").read_text()

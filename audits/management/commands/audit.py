@@ -3,7 +3,8 @@
 
 Telescope's CLI: runs the selected checks (all by default) and prints, for each, a
 marker (`✓` passed, `✗` failed, `!` crashed), its name and description, and its
-data as JSON; then a summary (`12 passed, 2 failed, 1 crashed in 2.3 s`). The
+data as JSON (a failing check blocked by a failing dependency says so: `✗ web/api
+(blocked by infra/dns)`); then a summary (`12 passed, 2 failed, 1 crashed in 2.3 s`). The
 markers carry the outcome when the output is piped to a file or another program;
 on a terminal the lines are coloured too, unless `NO_COLOR` is set (no-color.org)
 or `--no-color` is given. `--json` prints one JSON document instead, for scripts.
@@ -26,7 +27,7 @@ from django.core.management.base import BaseCommand
 from django.core.management.color import no_style
 
 from audits import runner
-from audits.models import Check
+from audits.models import Check, prefetch_parents
 
 PASSED, FAILED, CRASHED = 0, 1, 2
 MARKERS = {PASSED: "✓", FAILED: "✗", CRASHED: "!"}
@@ -64,6 +65,13 @@ class Command(BaseCommand):
         started = time.monotonic()
         results = runner.run_checks(checks, force=force, progress=None if json else self._progress)
         seconds = time.monotonic() - started
+        outcomes = {check.pk: result.success for check, result in zip(checks, results)}
+        prefetch_parents(checks, outcomes)  # one query: what blocks a failing check
+        self.blocked = {
+            check.pk: parent.key
+            for check, result in zip(checks, results)
+            if (parent := check.blocked_by(result.success, outcomes))
+        }
         if json:
             self._print_json(checks, results, seconds)
         else:
@@ -91,7 +99,8 @@ class Command(BaseCommand):
         outcome = _outcome(result)
         style = (self.style.SUCCESS, self.style.ERROR, self.style.WARNING)[outcome]
         description = f": {check.description}" if check.description else ""
-        self.stdout.write(style(f"{MARKERS[outcome]} {check}{description}"))
+        blocked = f" (blocked by {self.blocked[check.pk]})" if check.pk in self.blocked else ""
+        self.stdout.write(style(f"{MARKERS[outcome]} {check}{description}{blocked}"))
         self.stdout.write(json_module.dumps(result.data, indent=2))
         self.stdout.write("")
 
@@ -105,7 +114,8 @@ class Command(BaseCommand):
     def _print_json(self, checks, results, seconds: float):
         document = {
             "results": [
-                {"project": c.project, "name": c.name, "outcome": WORDS[_outcome(r)], **r.as_dict()}
+                {"project": c.project, "name": c.name, "outcome": WORDS[_outcome(r)], **r.as_dict(),
+                 "blocked_by": self.blocked.get(c.pk)}
                 for c, r in zip(checks, results)
             ],
             "summary": {WORDS[o]: n for o, n in _counts(results).items()},
