@@ -104,8 +104,10 @@ def try_acquire_many(wanted: dict) -> dict:
         try:
             with pairs[0][1].redis.pipeline(transaction=False) as pipe:
                 for (_, held), token in zip(pairs, tokens):
-                    pipe.set(held.name, token, nx=True, px=int(held.timeout * 1000))
-                answers = pipe.execute()
+                    # A lease, as try_acquire() takes it: renewed below.
+                    lease = min(held.timeout, LEASE_SECONDS)
+                    pipe.set(held.name, token, nx=True, px=int(lease * 1000))
+                answers = breaker.guard(pipe.execute)
         except redis.RedisError as exc:
             logger.warning("Locks unavailable (%s); running without them", exc)
             answers = [True] * len(pairs)  # as try_acquire(): not taken, nothing to release
@@ -114,6 +116,8 @@ def try_acquire_many(wanted: dict) -> dict:
             if answer:
                 held.local.token = token
                 taken[name] = held
+                if token is not None and held.timeout > LEASE_SECONDS:
+                    _renewer().add(held, time.monotonic() + held.timeout)
     return taken
 
 
@@ -124,6 +128,7 @@ def release_many(taken) -> None:
     for held in taken:
         if held is None:
             continue
+        _renewer().discard(held)
         if isinstance(held, LocalLock) or not isinstance(held.redis, redis.Redis):
             release(held)
         elif held.local.token is not None:  # None: taken while the cache was down
@@ -133,7 +138,7 @@ def release_many(taken) -> None:
             with locks[0].redis.pipeline(transaction=False) as pipe:
                 for held in locks:
                     held.lua_release(keys=[held.name], args=[held.local.token], client=pipe)
-                released = pipe.execute()
+                released = breaker.guard(pipe.execute)
         except redis.RedisError:
             continue  # the cache is down: they expire by themselves
         for held, done in zip(locks, released):
