@@ -167,6 +167,15 @@ def test_many_locks_taken_at_once_are_the_free_ones(backend, name):
     assert not locks.try_acquire(locks.lock(f"{name}-2", 10))
 
 
+def test_many_locks_taken_at_once_are_leases_renewed_until_released(backend, name, short_lease):
+    taken = locks.try_acquire_many({i: locks.lock(f"{name}-{i}", 10) for i in range(2)})
+    assert all(remaining_seconds(held) <= short_lease for held in taken.values())
+    time.sleep(short_lease * 4)
+    assert not locks.try_acquire(locks.lock(f"{name}-1", 10)), "the lease was not renewed"
+    locks.release_many(taken.values())
+    assert locks.try_acquire(locks.lock(f"{name}-1", 10))
+
+
 def test_many_locks_released_at_once_are_free_again_but_not_another_owners(backend, name):
     wanted = {i: locks.lock(f"{name}-{i}", 0.2 if i == 0 else 10) for i in range(3)}
     taken = locks.try_acquire_many(wanted)
