@@ -19,6 +19,10 @@ the process. In a check process none of this reaches the server:
   log lines (urllib3 logs the URLs it retries) are redacted of them too
   (`foundation.log_redaction`), though it was forked before they were resolved.
 
+`call_many()` runs a batch (a cold project) from one caller thread: the runs sent
+at once travel down each check process's pipe in one message, and the outcomes
+that end together come back in one message; `call()` is a batch of one.
+
 Each check process has a pipe of its own to the process that started it, as in
 Celery's prefork pool (AsynPool): billiard's plain `Pool` shares one queue lock
 between its workers, and a worker killed at its hard time limit could leave that
@@ -42,6 +46,7 @@ and check modules already loaded.
 import itertools
 import multiprocessing
 import os
+import queue
 import signal
 import threading
 import time
@@ -80,33 +85,140 @@ class CheckCrash(Exception):
 def call(module_path: str, params: dict, limit: float, secrets: dict | None = None) -> tuple[bool, Any]:
     """`run(**params)` of the module in a check process, stopped after `limit` s;
     `secrets` are the values resolved into `params` (value -> placeholder)."""
-    pool = _get_pool()
-    worker = pool.acquire(timeout=limit * QUEUE_LIMITS)
-    job = (module_path, params, limit, settings.CHECK_MAX_DATA_BYTES, secrets or {})
-    try:
-        outcome = worker.run(job, limit + KILL_GRACE_SECONDS)
-    except BaseException:
-        pool.retire(worker)  # stuck, dead, or its pipe in an unknown state
-        raise
-    pool.release(worker)
-    if outcome[0] == "timeout":
-        raise CheckTimeout()
-    if outcome[0] == "crash":
-        raise CheckCrash(outcome[1], outcome[2])
-    return outcome[1], outcome[2]
+    for ended in call_many([(module_path, params, limit, secrets)], window=1):
+        return ended[0][2].value()
+    raise AssertionError("call_many() gave no outcome")  # pragma: no cover
 
 
-class _Waiter:
-    """A caller waiting for the outcome of its run (None: the process died)."""
+class Outcome:
+    """What came of one run of `call_many()`: `value()` is `(success, data)`, or
+    raises CheckTimeout or CheckCrash."""
 
-    def __init__(self):
-        self.done = threading.Event()
-        self.outcome: tuple | None = None
+    __slots__ = ("message", "error")
+
+    def __init__(self, message: tuple | None = None, error: Exception | None = None):
+        self.message, self.error = message, error
+
+    def value(self) -> tuple[bool, Any]:
+        if self.error is not None:
+            raise self.error
+        if self.message[0] == "timeout":
+            raise CheckTimeout()
+        if self.message[0] == "crash":
+            raise CheckCrash(self.message[1], self.message[2])
+        return self.message[1], self.message[2]
+
+
+@sensitive_variables("calls", "job", "jobs")
+def call_many(calls, window: int):
+    """
+    Run each `(module_path, params, limit, secrets)` of `calls` as `call()` does,
+    at most `window` at once, and yield the lists of `(index, started, Outcome)`
+    that end together, as they end (`started`: the `time.time()` it was sent
+    at). One caller thread waits for
+    them all, and the runs sent at once go down each check process's pipe in one
+    message: a cold project costs one trip per process, not a thread and a trip
+    per check.
+    """
+    yield from _Batch(_get_pool(), list(calls), window).outcomes()
+
+
+class _Batch:
+    """The runs of one `call_many()`: sent in windows, read from one queue."""
+
+    def __init__(self, pool: "_Pool", calls: list, window: int):
+        self.pool, self.calls, self.window = pool, calls, max(1, window)
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.next = 0  # the next call to send
+        # index -> (worker, job id, started, deadline on the monotonic clock)
+        self.running: dict[int, tuple] = {}
+        self.refused: list[tuple] = []  # (index, started, Outcome): no process took them
+
+    def outcomes(self):
+        try:
+            yield from self._outcomes()
+        finally:  # the caller stopped early (an exception): nobody waits for the rest
+            for worker, job_id, _, _ in self.running.values():
+                worker.forget(job_id)
+                self.pool.retire(worker)
+            self.running.clear()
+
+    def _outcomes(self):
+        self.send_more()
+        while self.running or self.refused:
+            if self.refused:
+                yield self.refused
+                self.refused = []
+            if not self.running:
+                self.send_more()
+                continue
+            soonest = min(deadline for *_, deadline in self.running.values())
+            try:
+                ended = [self.queue.get(timeout=max(0.0, soonest - time.monotonic()))]
+            except queue.Empty:
+                ended = []
+            while True:  # what else came meanwhile, answered in one go
+                try:
+                    ended.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            group = [*self.arrived(ended), *self.expired(time.monotonic())]
+            self.send_more()
+            if group:
+                yield group
+
+    def arrived(self, ended: list):
+        for index, message in ended:
+            if index not in self.running:
+                continue  # timed out already
+            worker, _, started, _ = self.running.pop(index)
+            if message is None:
+                self.pool.retire(worker)
+                crash = CheckCrash(f"The check's process died ({worker._exit_reason()})")
+                yield index, started, Outcome(error=crash)
+            else:
+                self.pool.release(worker)
+                yield index, started, Outcome(message)
+
+    def expired(self, now: float):
+        for index, (worker, job_id, started, deadline) in list(self.running.items()):
+            if deadline > now:
+                continue
+            del self.running[index]
+            worker.forget(job_id)
+            self.pool.retire(worker)  # stuck: killed once its other runs end
+            yield index, started, Outcome(error=CheckTimeout())
+
+    def send_more(self) -> None:
+        """Send calls up to the window, those for one process in one message."""
+        by_worker: dict[_Worker, list] = {}
+        while self.next < len(self.calls) and len(self.running) < self.window:
+            index, self.next = self.next, self.next + 1
+            module_path, params, limit, secrets = self.calls[index]
+            # With runs of its own in flight, the batch waits for them rather than
+            # for a free process: their ends free the places it would wait for.
+            wait = 0 if self.running else limit * QUEUE_LIMITS
+            try:
+                worker = self.pool.acquire(timeout=wait)
+            except CheckTimeout as exc:  # every process full (for that long)
+                if self.running:
+                    self.next = index  # sent when one of ours ends
+                    break
+                self.refused.append((index, time.time(), Outcome(error=exc)))
+                continue
+            job = (module_path, params, limit, settings.CHECK_MAX_DATA_BYTES, secrets or {})
+            job_id = worker.expect(self.queue, index)
+            deadline = time.monotonic() + limit + KILL_GRACE_SECONDS
+            self.running[index] = (worker, job_id, time.time(), deadline)
+            by_worker.setdefault(worker, []).append((job_id, job))
+        for worker, jobs in by_worker.items():
+            worker.send(jobs)
 
 
 class _Worker:
     """One check process, its end of the pipe, and the runs in flight in it: a
-    thread reads every outcome and hands it to the caller that waits for it."""
+    thread reads every outcome and puts it on the queue of the caller that waits
+    for it, `(index, message)`, `message` None when the process died."""
 
     def __init__(self):
         self.conn, child_conn = _context.Pipe()
@@ -117,48 +229,57 @@ class _Worker:
         self.retired = False
         self.send_lock = threading.Lock()
         self.lock = threading.Lock()
-        self.waiting: dict[int, _Waiter] = {}
+        self.waiting: dict[int, tuple[queue.SimpleQueue, int]] = {}
         self.dead = False
         self.ids = itertools.count()
         self.reader = threading.Thread(target=self._read, daemon=True,
                                        name=f"check-process-{self.process.pid}")
         self.reader.start()
 
-    def run(self, job: tuple, wait: float) -> tuple:
-        waiter, job_id = _Waiter(), next(self.ids)
+    def expect(self, answers: queue.SimpleQueue, index: int) -> int:
+        """A new job id, whose outcome goes on `answers` as `(index, message)`."""
+        job_id = next(self.ids)
         with self.lock:
             if self.dead:
-                raise CheckCrash(f"The check's process died ({self._exit_reason()})")
-            self.waiting[job_id] = waiter
+                answers.put((index, None))
+            else:
+                self.waiting[job_id] = (answers, index)
+        return job_id
+
+    def forget(self, job_id: int) -> None:
+        """Its caller gave up on the job (its time limit)."""
+        with self.lock:
+            self.waiting.pop(job_id, None)
+
+    def send(self, jobs: list) -> None:
+        """Send `[(job_id, job), ...]` in one message; a process that cannot be
+        reached any more answers each with None (it died)."""
         try:
             with self.send_lock:
-                self.conn.send((job_id, job))
-        except (OSError, ValueError) as exc:
-            raise CheckCrash(f"The check's process died ({self._exit_reason()})") from exc
-        if not waiter.done.wait(wait):
+                self.conn.send(jobs)
+        except (OSError, ValueError):
             with self.lock:
-                self.waiting.pop(job_id, None)
-            raise CheckTimeout()
-        if waiter.outcome is None:
-            raise CheckCrash(f"The check's process died ({self._exit_reason()})")
-        return waiter.outcome
+                lost = [self.waiting.pop(job_id, None) for job_id, _ in jobs]
+            for answers, index in filter(None, lost):
+                answers.put((index, None))
 
     def _read(self) -> None:
         while True:
             try:
-                job_id, outcome = self.conn.recv()
+                answered = self.conn.recv()  # [(job_id, outcome), ...]
             except Exception:  # EOF: the process died, or was killed and its pipe closed
                 break
             with self.lock:
-                waiter = self.waiting.pop(job_id, None)
-            if waiter is not None:  # None: its caller gave up at the time limit
-                waiter.outcome = outcome
-                waiter.done.set()
+                callers = [(self.waiting.pop(job_id, None), outcome)
+                           for job_id, outcome in answered]
+            for caller, outcome in callers:
+                if caller is not None:  # None: its caller gave up at the time limit
+                    caller[0].put((caller[1], outcome))
         with self.lock:
             self.dead = True
             orphans, self.waiting = list(self.waiting.values()), {}
-        for waiter in orphans:
-            waiter.done.set()  # no outcome: a crash
+        for answers, index in orphans:
+            answers.put((index, None))  # no outcome: a crash
 
     def kill(self) -> None:
         if self.process.is_alive():
@@ -255,24 +376,41 @@ class _Pool:
 
 def _serve(conn) -> None:
     """The check process: run the jobs that come down the pipe, each on a thread,
-    until it closes."""
+    until it closes. Outcomes go back as they end, those that end together in one
+    message."""
     _forget_inherited_state()
-    send_lock = threading.Lock()
+    outbox: queue.SimpleQueue = queue.SimpleQueue()
 
     def run_and_answer(job_id: int, job: tuple) -> None:
-        outcome = _run(*job)
-        with send_lock:
-            conn.send((job_id, outcome))
+        outbox.put((job_id, _run(*job)))
 
+    threading.Thread(target=_answer, args=(conn, outbox), daemon=True, name="answers").start()
     threads = ThreadPoolExecutor(settings.CHECK_PROCESS_THREADS, thread_name_prefix="check")
     while True:
         try:
-            job_id, job = conn.recv()
+            jobs = conn.recv()  # [(job_id, job), ...]
         except (EOFError, OSError):
             # The serving process is gone, and so is the reason to live: at once,
             # without waiting for the threads of runs nobody waits for.
             os._exit(0)
-        threads.submit(run_and_answer, job_id, job)
+        for job_id, job in jobs:
+            threads.submit(run_and_answer, job_id, job)
+
+
+def _answer(conn, outbox: queue.SimpleQueue) -> None:
+    """Send the outcomes of the check process's runs, as many as are ready at
+    once in one message."""
+    while True:
+        answered = [outbox.get()]
+        while True:
+            try:
+                answered.append(outbox.get_nowait())
+            except queue.Empty:
+                break
+        try:
+            conn.send(answered)
+        except (OSError, ValueError):
+            os._exit(0)  # the serving process is gone
 
 
 def _forget_inherited_state() -> None:

@@ -25,7 +25,9 @@ module gone or not allowed, a parameter that no longer casts) as a crashed run,
 and may change the check's state (`audits.states`).
 
 `run_checks()` runs several at once, at most `LIMIT_GLOBAL_CONCURRENCY` at a time,
-and stores their history in one insert.
+the same steps for a batch from one thread: one cache read, one round of locks,
+the runs sent to the check processes in one message each, one cache write for the
+results that end together, and their history in one insert.
 
 A caller that has the run done elsewhere (a request of the distributed mode, whose
 checks the workers run: `audits.answers`) takes the `Job` from `cached_or_job()`,
@@ -44,7 +46,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -57,7 +59,7 @@ from audits import definitions, events, execution, history, metrics, plot_value,
 from audits.checkmodules import CheckModule, ModuleError
 from audits.models import Check, prefetch_parents
 from audits.params import ParamError
-from foundation import locks, placeholders, windowed
+from foundation import locks, placeholders
 
 logger = logging.getLogger("check.result")
 
@@ -125,16 +127,24 @@ def run_checks(checks, *, force=False, progress=None, scheduled_for=None) -> lis
     """
     The results of `checks`, in order, run in parallel; `progress(done, total)`
     is called as each one finishes.
+
+    Whatever the number of checks, one thread coordinates them (`_run_batch`):
+    one cache read, one round of locks, the runs sent to the check processes in
+    one message each, the results of runs that end together stored with one cache
+    write, and the history in one insert.
     """
     checks = list(checks)
-    results: list = [None] * len(checks) if force else _cached_many(checks)
+    jobs = [job_of(check) for check in checks]
+    results: list = [None] * len(checks) if force else _cached_many(jobs)
+    for index, job in enumerate(jobs):
+        if isinstance(job, Exception):  # a crashed run, as run_check() gives it
+            results[index] = run_check(checks[index], force=force, store=False)
     missing = [index for index, result in enumerate(results) if result is None]
     done = len(checks) - len(missing)
     if progress and done:
         progress(done, len(checks))
-    window = max(1, min(len(missing), settings.LIMIT_GLOBAL_CONCURRENCY))
-    for index, result in _in_window([checks[i] for i in missing], force, window):
-        results[missing[index]] = result
+    for position, result in _run_batch([jobs[i] for i in missing], force):
+        results[missing[position]] = result
         done += 1
         if progress:
             progress(done, len(checks))
@@ -142,9 +152,8 @@ def run_checks(checks, *, force=False, progress=None, scheduled_for=None) -> lis
     return results
 
 
-def _cached_many(checks: list) -> list[Result | None]:
-    """The fresh cached results of `checks`, in one cache call (None: none)."""
-    jobs = [job_of(check) for check in checks]
+def _cached_many(jobs: list) -> list[Result | None]:
+    """The fresh cached results of `jobs`, in one cache call (None: none)."""
     keys = [job.key for job in jobs if isinstance(job, Job) and job.check.get_ttl() > 0]
     entries = _cache_call("get_many", keys) or {} if keys else {}
     return [
@@ -153,16 +162,47 @@ def _cached_many(checks: list) -> list[Result | None]:
     ]
 
 
-def _in_window(checks: list, force: bool, window: int):
+@_hide_resolved
+def _run_batch(jobs: list[Job], force: bool):
     """
-    (index, result) as the checks finish, at most `window` at a time, on the
-    process's long-lived coordination threads: they keep their cache (Redis)
-    connections from one call to the next, where a pool per call opened new ones.
+    (position, result) of each of `jobs` as it ends, run at most
+    LIMIT_GLOBAL_CONCURRENCY at a time, each under its lock as `_run_locked` runs
+    one. The checks whose locks another caller holds wait for that caller's run,
+    each on a thread of the coordination pool, meanwhile.
     """
+    if not jobs:
+        return
+    waiting_since = time.time()
+    held = _lock_many(jobs)
+    mine = [position for position in range(len(jobs)) if position in held]
     pool = _pool("coordination", max(64, 4 * settings.LIMIT_GLOBAL_CONCURRENCY))
-    calls = ((index, _run_in_worker, (check, force)) for index, check in enumerate(checks))
-    for index, future in windowed.as_finished(pool, calls, window):
-        yield index, future.result()
+    theirs = {position: pool.submit(_run_in_worker, jobs[position].check, force)
+              for position in range(len(jobs)) if position not in held}
+    try:
+        # Stored by another caller between our cache read and our lock.
+        shared = read_many({jobs[position].key: waiting_since for position in mine}) if held else {}
+        for position in mine:
+            if jobs[position].key in shared:
+                yield position, shared[jobs[position].key]
+        todo = [position for position in mine if jobs[position].key not in shared]
+        for ended in _execute_many([jobs[position] for position in todo]):
+            stored = _store_many([(jobs[todo[i]], result) for i, result in ended])
+            locks.release_many([held.pop(todo[i]) for i, _ in ended])
+            yield from ((todo[i], result) for (i, _), result in zip(ended, stored))
+    finally:
+        locks.release_many(held.values())
+    for position, future in theirs.items():
+        yield position, future.result()
+
+
+def _lock_many(jobs: list[Job]) -> dict:
+    """The locks of `jobs` that were free, now ours, by position (all of them
+    when locking is off)."""
+    if not settings.CACHE_LOCK_ENABLED:
+        return dict.fromkeys(range(len(jobs)))  # nothing to release
+    wanted = {position: locks.lock(job.key, settings.REDIS_LOCK_TIMEOUT_SECONDS)
+              for position, job in enumerate(jobs)}
+    return locks.try_acquire_many(wanted)
 
 
 def after_runs(pairs, scheduled_for: dict | None = None) -> None:
@@ -356,22 +396,35 @@ def _from_entry(entry: dict | None, since: float | None) -> Result | None:
 
 @_hide_resolved
 def _run_and_store(job: Job) -> Result:
-    result = _execute(job)
-    ttl = job.check.get_ttl()
-    cacheable = ttl > 0 and not result.crashed
-    entry = {
-        # No scalar nor stored_at (only this caller uses them): the cached form
-        # stays the one older processes sharing this cache (a rolling deploy) read.
-        "result": {k: v for k, v in asdict(result).items() if k not in ("scalar", "stored_at")},
-        "stored_at": time.time(),
-        "shared_only": not cacheable,
-    }
-    _cache_call("set", job.key, entry, timeout=ttl if cacheable else SHARED_SECONDS)
-    # After the result: a reader that saw the old generation re-renders for nothing,
-    # never keeps an answer of the old result under the new generation.
-    _cache_call("set_many", dict.fromkeys(generation_keys(job.check), uuid.uuid4().hex),
-                timeout=None)
-    return replace(result, ran=True, stored_at=entry["stored_at"] if cacheable else None)
+    return _store_many([(job, next(_execute_many([job]))[0][1])])[0]
+
+
+def _store_many(pairs: list[tuple[Job, Result]]) -> list[Result]:
+    """Cache the results of `pairs` for their checks' TTLs (one write per TTL),
+    then renew the generations of their projects and tags (one write); the
+    results as their runner returns them."""
+    by_timeout: dict[int, dict] = {}
+    stored = []
+    now = time.time()
+    for job, result in pairs:
+        ttl = job.check.get_ttl()
+        cacheable = ttl > 0 and not result.crashed
+        entry = {
+            # No scalar nor stored_at (only this caller uses them): the cached form
+            # stays the one older processes sharing this cache (a rolling deploy) read.
+            "result": {**result.as_dict(), "crashed": result.crashed, "ran": result.ran},
+            "stored_at": now,
+            "shared_only": not cacheable,
+        }
+        by_timeout.setdefault(ttl if cacheable else SHARED_SECONDS, {})[job.key] = entry
+        stored.append(replace(result, ran=True, stored_at=now if cacheable else None))
+    for timeout, entries in by_timeout.items():
+        _cache_call("set_many", entries, timeout=timeout)
+    # After the results: a reader that saw the old generation re-renders for
+    # nothing, never keeps an answer of the old results under the new generation.
+    generations = {key for job, _ in pairs for key in generation_keys(job.check)}
+    _cache_call("set_many", dict.fromkeys(generations, uuid.uuid4().hex), timeout=None)
+    return stored
 
 
 def generation_keys(check: Check) -> list[str]:
@@ -396,13 +449,22 @@ def _cache_call(method: str, *args, **kwargs):
 
 
 @_hide_resolved
-def _execute(job: Job) -> Result:
-    started_at, started = _now(), time.monotonic()
+def _execute_many(jobs: list[Job]):
+    """Run `jobs` in the check processes, at most LIMIT_GLOBAL_CONCURRENCY at
+    once, and yield the lists of (position, Result) of those that end together."""
+    limit = settings.CHECK_TIMEOUT_SECONDS
+    calls = [(job.module.path, job.params, limit, job.secrets) for job in jobs]
+    window = max(1, min(len(jobs), settings.LIMIT_GLOBAL_CONCURRENCY))
+    for ended in execution.call_many(calls, window):
+        yield [(position, _result(jobs[position], started, outcome))
+               for position, started, outcome in ended]
+
+
+@_hide_resolved
+def _result(job: Job, started: float, outcome: execution.Outcome) -> Result:
     crashed = False
     try:
-        success, data = execution.call(
-            job.module.path, job.params, settings.CHECK_TIMEOUT_SECONDS, job.secrets
-        )
+        success, data = outcome.value()
     except execution.CheckTimeout:
         success, data = False, f"Timed out after {settings.CHECK_TIMEOUT_SECONDS:g} s"
     except execution.CheckCrash as exc:  # a broken check must not take the service down
@@ -410,7 +472,8 @@ def _execute(job: Job) -> Result:
         logger.warning("Check %s crashed: %s", job.check, trace)
         success, data, crashed = False, str(exc), True
     data = placeholders.redact(data, job.secrets)
-    duration = round((time.monotonic() - started) * 1000)
+    duration = round((time.time() - started) * 1000)
+    started_at = datetime.fromtimestamp(started, timezone.utc).isoformat()
     return _record(job.check, job.plot_path, started_at, duration, success, data, crashed)
 
 
@@ -444,6 +507,8 @@ def _record(check, plot_path, started_at, duration, success, data, crashed) -> R
     labels = {"project": check.project, "check": check.name}
     metrics.CHECK_RUN_DURATION.labels(**labels).observe(duration / 1000)
     metrics.CHECK_RUNS.labels(**labels, outcome=outcome).inc()
+    if not logger.isEnabledFor(logging.INFO):
+        return result  # the log line's data would be serialised for nothing
     logger.info(
         "",
         extra={

@@ -6,6 +6,7 @@ Telescope), side by side, in one run, on 127.0.0.1.
     .venv/bin/python bench/bench_checks.py [--compare-cmd COMMAND] [--rounds 5]
         [--checks 200] [--connections 32] [--duration 10] [--warm-requests 20]
         [--env NAME=VALUE ...] [--client auto|wrk|python] [--force] [--keep]
+        [--figures cold,warm,cached]
 
 What it does:
 
@@ -31,8 +32,10 @@ What it does:
    `--rounds` rounds, each measuring the sides one after the other (A, B, limit;
    A, B, limit; ...):
    * **cold project**: `GET /checks/cold-<round>`, nothing cached, every check
-     calls the upstream: seconds from connecting to the last byte; the answer
-     must be 200 with `--checks` passing results. Limit: the upstream's delay;
+     calls the upstream: seconds from connecting to the last byte, and the
+     side's CPU time meanwhile (every process of its session, from /proc) per
+     check; the answer must be 200 with `--checks` passing results. Limit: the
+     upstream's delay;
    * **warm project**: `GET /checks/bench`, every result cached: the median of
      `--warm-requests` sequential requests on one keep-alive connection;
    * **cached single check**: `GET /checks/bench/hb-0` over `--connections`
@@ -45,7 +48,8 @@ The load generator is `wrk` when installed (`apt-get install wrk`), else a
 Python client (http.client, one thread per connection, 2 processes); both send
 `Accept: application/json` (Telescope answers 406 without an `Accept`).
 
-It prints each figure of each round, then the medians of both sides, their
+`--figures` measures only some of them (e.g. `--figures cold`; the limit is
+started only for the cached figure). It prints each figure of each round, then the medians of both sides, their
 ratio and the limit beside them. Before starting, it refuses to run when the
 1-minute load average is above 1.5 (anything else running on a 2-core machine
 skews every figure), unless `--force`; it prints the share of the CPU that other
@@ -347,10 +351,18 @@ def expect_results(side: Side, path: str, status: int, body: bytes, checks: int)
 
 
 def cold(side: Side, project: str, checks: int) -> float:
+    return cold_figures(side, project, checks)["cold"]
+
+
+def cold_figures(side: Side, project: str, checks: int) -> dict:
+    """Seconds to the last byte of a cold project, and the side's CPU per check
+    meanwhile (every process of its session, check processes included)."""
     path = f"/checks/{project}"
+    cpu_before = side.cpu_seconds()
     status, body, seconds = get(side.port, path)
+    cpu = side.cpu_seconds() - cpu_before
     expect_results(side, path, status, body, checks)
-    return seconds
+    return {"cold": seconds, "cold_cpu_ms": cpu * 1000 / checks}
 
 
 def warm(side: Side, checks: int, requests: int) -> float:
@@ -521,6 +533,9 @@ def percentile(sorted_values: list[float], p: float) -> float:
 
 # --- Rounds and report ------------------------------------------------------------
 
+# What --figures selects: the cold project, the warm project, the cached check.
+FIGURE_GROUPS = ("cold", "warm", "cached")
+
 FIGURES = (
     # (key, title, unit, scale, higher is better)
     ("rps", "cached GET /checks/bench/hb-0, requests/s", "", 1, True),
@@ -528,23 +543,31 @@ FIGURES = (
     ("p99_ms", "  p99", "ms", 1, False),
     ("cpu_ms", "server CPU per cached request", "ms", 1, False),
     ("cold", "cold GET /checks/cold-N ({checks} checks)", "s", 1, False),
+    ("cold_cpu_ms", "  server CPU per check of the cold project", "ms", 1, False),
     ("warm", "warm GET /checks/bench ({checks} cached)", "ms", 1000, False),
 )
 
 
 def round_of(sides: list[Side], limit: Side | None, args, upstream, number: int) -> dict:
-    """One round: each side measured in turn, then the limit; figures by side."""
+    """One round: each side measured in turn, then the limit; figures by side
+    (only those of `args.figures`)."""
     figures = {}
     for side in sides:
-        values = {"cold": cold(side, f"cold-{number}", args.checks),
-                  "warm": warm(side, args.checks, args.warm_requests)}
-        values.update(cached(side, args, upstream))
+        values, shown = {}, []
+        if "cold" in args.figures:
+            values.update(cold_figures(side, f"cold-{number}", args.checks))
+            shown.append(f"cold {values['cold']:.3f} s ({values['cold_cpu_ms']:.2f} ms CPU/check)")
+        if "warm" in args.figures:
+            values["warm"] = warm(side, args.checks, args.warm_requests)
+            shown.append(f"warm {values['warm'] * 1000:.1f} ms")
+        if "cached" in args.figures:
+            values.update(cached(side, args, upstream))
+            shown.append(f"cached {values['rps']:.0f} req/s, p50 {values['p50_ms']:.1f} ms, "
+                         f"p99 {values['p99_ms']:.1f} ms, "
+                         f"CPU {fmt(values['cpu_ms'], '.2f')} ms/request, "
+                         f"upstream requests {values['upstream_requests']}")
         figures[side.label] = values
-        print(f"   round {number} {side.label:<13} cold {values['cold']:.3f} s   "
-              f"warm {values['warm'] * 1000:.1f} ms   cached {values['rps']:.0f} req/s, "
-              f"p50 {values['p50_ms']:.1f} ms, p99 {values['p99_ms']:.1f} ms, "
-              f"CPU {fmt(values['cpu_ms'], '.2f')} ms/request, "
-              f"upstream requests {values['upstream_requests']}")
+        print(f"   round {number} {side.label:<13} " + "   ".join(shown))
     if limit is not None:
         values = cached(limit, args, upstream)
         figures[limit.label] = values
@@ -576,6 +599,8 @@ def report(args, rounds: list[dict], labels: list[str], foreign: float | None) -
     for key, title, unit, scale, higher in FIGURES:
         title = title.format(checks=args.checks)
         a, b = median_of(rounds, ours, key), median_of(rounds, other, key) if other else None
+        if a is None and b is None:
+            continue  # a figure not asked for (--figures)
         ratio = (a / b if higher else b / a) if a and b else None
         print(f"  {title:<44} {_cell(a, unit, scale):>13} {_cell(b, unit, scale):>13} "
               f"{(f'{ratio:.2f}x' if ratio else ''):>7}   {_limit(rounds, key)}")
@@ -598,7 +623,7 @@ def _cell(value, unit: str, scale: float) -> str:
 def _limit(rounds: list[dict], key: str) -> str:
     if key == "cold":
         return f"{UPSTREAM_DELAY:.3f} s (the upstream's delay)"
-    if key == "warm":
+    if key in ("warm", "cold_cpu_ms"):
         return ""
     value = median_of(rounds, "limit", key)
     return "" if value is None else _cell(value, "" if key == "rps" else "ms", 1) + " (minimal WSGI app)"
@@ -677,7 +702,13 @@ def main(argv=None) -> int:
     parser.add_argument("--force", action="store_true",
                         help=f"run even when the 1-minute load average is above {MAX_LOAD}")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--figures", default=",".join(FIGURE_GROUPS),
+                        help="comma-separated figures to measure, among "
+                        f"{', '.join(FIGURE_GROUPS)} (default: all)")
     args = parser.parse_args(argv)
+    args.figures = {name.strip() for name in args.figures.split(",") if name.strip()}
+    if not args.figures or args.figures - set(FIGURE_GROUPS):
+        parser.error(f"--figures takes names among {', '.join(FIGURE_GROUPS)}")
     if args.client == "auto":
         args.client = "wrk" if shutil.which("wrk") else "python"
     if args.client == "wrk" and not shutil.which("wrk"):
@@ -701,10 +732,13 @@ def main(argv=None) -> int:
         print(f"temporary folder {tmp}; upstream {upstream.url}; load average {load:.2f}; "
               f"client {args.client}")
         sides, limit = start_sides(args, tmp, config, env_extra)
+        if "cached" not in args.figures:
+            limit.stop()  # it only serves the cached figure
+            limit = None
         for side in sides:  # imports, check processes, connections: not measured
             print(f"   warm-up {side.label}: GET /checks/warmup "
                   f"{cold(side, 'warmup', args.checks):.3f} s")
-        foreign = ForeignLoad([*sides, limit])
+        foreign = ForeignLoad([*sides, *([limit] if limit else [])])
         rounds = [round_of(sides, limit, args, upstream, n) for n in range(1, args.rounds + 1)]
         report(args, rounds, [side.label for side in sides], foreign.share())
         return 0

@@ -29,6 +29,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 
 import redis
 from django.core.cache import caches
@@ -85,6 +86,66 @@ def release(held: redis.lock.Lock) -> None:
         logger.warning("Lock %s expired before its release: the work outlasted it", held.name)
     except redis.RedisError:
         pass  # not taken (the cache was down), or the cache is down: it expires by itself
+
+
+def try_acquire_many(wanted: dict) -> dict:
+    """`try_acquire()` of each lock of `wanted` ({id: lock}), in one round trip per
+    Redis client: the locks that were free, now ours, by id (all of them when the
+    cache is down)."""
+    taken, remote = {}, {}
+    for name, held in wanted.items():
+        if isinstance(held, LocalLock) or not isinstance(held.redis, redis.Redis):
+            if try_acquire(held):
+                taken[name] = held
+        else:
+            remote.setdefault(id(held.redis), []).append((name, held))
+    for pairs in remote.values():
+        tokens = [uuid.uuid1().hex.encode() for _ in pairs]
+        try:
+            with pairs[0][1].redis.pipeline(transaction=False) as pipe:
+                for (_, held), token in zip(pairs, tokens):
+                    # A lease, as try_acquire() takes it: renewed below.
+                    lease = min(held.timeout, LEASE_SECONDS)
+                    pipe.set(held.name, token, nx=True, px=int(lease * 1000))
+                answers = breaker.guard(pipe.execute)
+        except redis.RedisError as exc:
+            logger.warning("Locks unavailable (%s); running without them", exc)
+            answers = [True] * len(pairs)  # as try_acquire(): not taken, nothing to release
+            tokens = [None] * len(pairs)
+        for (name, held), token, answer in zip(pairs, tokens, answers):
+            if answer:
+                held.local.token = token
+                taken[name] = held
+                if token is not None and held.timeout > LEASE_SECONDS:
+                    _renewer().add(held, time.monotonic() + held.timeout)
+    return taken
+
+
+def release_many(taken) -> None:
+    """`release()` of each of the locks `taken` (None: nothing to release), in
+    one round trip per Redis client; never raises."""
+    remote = {}
+    for held in taken:
+        if held is None:
+            continue
+        _renewer().discard(held)
+        if isinstance(held, LocalLock) or not isinstance(held.redis, redis.Redis):
+            release(held)
+        elif held.local.token is not None:  # None: taken while the cache was down
+            remote.setdefault(id(held.redis), []).append(held)
+    for locks in remote.values():
+        try:
+            with locks[0].redis.pipeline(transaction=False) as pipe:
+                for held in locks:
+                    held.lua_release(keys=[held.name], args=[held.local.token], client=pipe)
+                released = breaker.guard(pipe.execute)
+        except redis.RedisError:
+            continue  # the cache is down: they expire by themselves
+        for held, done in zip(locks, released):
+            held.local.token = None
+            if not done:
+                logger.warning("Lock %s expired before its release: the work outlasted it",
+                               held.name)
 
 
 def hold(held: redis.lock.Lock) -> bool:

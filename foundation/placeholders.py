@@ -75,8 +75,8 @@ def resolve(value: Any, environ=os.environ, secrets: dict | None = None) -> Any:
         return {k: resolve(v, environ, secrets) for k, v in value.items()}
     if isinstance(value, list):
         return [resolve(v, environ, secrets) for v in value]
-    if not isinstance(value, str):
-        return value
+    if not isinstance(value, str) or "${" not in value:
+        return value  # nothing to substitute (and no function to decorate: costly)
 
     @sensitive_variables()
     def substitute(match: re.Match) -> str:

@@ -40,3 +40,15 @@ def test_a_hanging_check_stops_none_of_the_checks_beside_it(make_check, settings
     # The process of the hanging check was retired, killed, and replaced.
     after = runner.run_check(beside, force=True)
     assert after.success and after.data != passed.data
+
+
+def test_a_batch_larger_than_the_pool_waits_for_its_own_runs(make_check, settings, own_pool):
+    settings.CHECK_PROCESSES = 1
+    settings.CHECK_PROCESS_THREADS = 2
+    settings.LIMIT_GLOBAL_CONCURRENCY = 10
+    settings.CHECK_TIMEOUT_SECONDS = 5
+    checks = [make_check(name=f"c{i}", module="pid", params={"seconds": 0.1}) for i in range(6)]
+    results = runner.run_checks(checks)
+    # None refused for want of a free place: the batch's own runs free them.
+    assert all(result.success for result in results)
+    assert len({result.data for result in results}) == 1

@@ -52,3 +52,29 @@ def test_after_a_change_the_checks_are_read_once(client, make_check):
     # parents' states; then none again.
     assert queries_of(client, "/checks/proj/one") == 6
     assert queries_of(client, "/checks/proj/one") == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cold_project_takes_as_many_queries_for_40_checks_as_for_5(client, make_check):
+    for i in range(5):
+        make_check(project="small", name=f"c{i}", module="counter")
+    for i in range(40):
+        make_check(project="large", name=f"c{i}", module="counter")
+    queries_of(client, "/checks")  # the checks are read once, before
+    small = queries_of(client, "/checks/small")
+    # One batch of runs, in one transaction (2): the run state of the rows, the
+    # history in one insert, the failing checks that recover, the alert states and
+    # the last-run fields in one update each; then the history, the known bugs and
+    # the dependencies of the answer.
+    assert small == queries_of(client, "/checks/large") == 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cold_project_runs_each_check_once(client, make_check):
+    from audits.tests.checkmods import counter
+
+    for i in range(30):
+        make_check(name=f"c{i}", module="counter", params={"key": f"c{i}"})
+    assert client.get("/checks/proj").status_code == 200
+    assert client.get("/checks/proj").status_code == 200  # cached
+    assert sorted(counter.calls()) == sorted(f"c{i}" for i in range(30))

@@ -20,6 +20,13 @@
   included, or is refused when the caller says so.
 * Failures raise `HTTPError`, worded and scrubbed by `checks.http.wording`.
 
+A plain GET or HEAD (no body, no query parameters given apart, no proxy from the
+environment, a URL requests would send as it is) goes to urllib3 directly, under
+the same pool, retries, timeouts, deadline and size cap, and comes back as the
+`requests.Response` requests would build: requests' own work per request was
+most of a heartbeat's CPU. An answer that redirects is followed from there by
+requests, with the policy above. Everything else goes through requests.
+
 Connections are kept alive in one process-wide, thread-safe pool (up to
 `KEEPALIVE_HOSTS` hosts), whichever thread makes the request; each thread has
 its own `requests.Session` (sessions are not thread-safe), and the request in
@@ -28,14 +35,19 @@ request, so a configuration change applies to the next one.
 """
 
 import os
+import re
 import threading
+import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Callable
 
 import certifi
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+from requests.utils import default_headers, get_encoding_from_headers
 from urllib3.exceptions import LocationParseError, MaxRetryError
 from urllib3.util import Retry, parse_url
 
@@ -61,6 +73,8 @@ RETRY_STATUSES = frozenset({502, 503, 504})
 MAX_REDIRECTS = 10  # Go's, as Periskop had
 KEEPALIVE_HOSTS = 256
 CHUNK_BYTES = 64 * 1024
+# What a requests session sends unless told otherwise, sent by `_send_plain` too.
+_DEFAULT_HEADERS = default_headers()
 
 
 class Limit:
@@ -160,10 +174,10 @@ def _send(call: _Call, kwargs: dict) -> requests.Response:
     deadline.arm(call.deadline)
     try:
         _check_url(call.url)
-        response = _session().request(
-            call.method, call.url, headers={"User-Agent": config.current.user_agent, **call.headers},
-            timeout=(call.connect, call.read), stream=True, hooks={"response": _read_body}, **kwargs,
-        )
+        if _is_plain(call, kwargs):
+            response = _send_plain(call)
+        else:
+            response = _send_with_requests(call, kwargs)
         if deadline.disarm():  # the watchdog may have cut the body short
             raise Refused(timed_out(call.deadline), response=response)
         return response
@@ -174,6 +188,88 @@ def _send(call: _Call, kwargs: dict) -> requests.Response:
     finally:
         deadline.disarm()
         _local.call = None
+
+
+# A URL that requests would send as it is: printable ASCII, nothing it quotes, no
+# `user:password@` (which requests turns into Basic auth).
+_PLAIN_URL = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]!$&'()*+,;=%]+")
+_PLAIN_METHODS = frozenset({"GET", "HEAD"})
+
+
+def _is_plain(call: _Call, kwargs: dict) -> bool:
+    """Whether `call` may skip requests (`_send_plain`): a GET or HEAD of a plain
+    URL, with no body, query parameters or proxies from the environment."""
+    return (
+        call.method in _PLAIN_METHODS
+        and not kwargs
+        and not (call.env_proxies and _session().proxies_in_env)
+        and _PLAIN_URL.fullmatch(call.url) is not None
+    )
+
+
+def _send_plain(call: _Call) -> requests.Response:
+    """
+    `call` sent by urllib3 directly, on the same pool, with the same retries,
+    timeouts, deadline and size cap as through requests, and the answer as
+    requests would give it: requests' own work per request (merging settings,
+    cookies, hooks, redirect resolution) is most of a heartbeat's CPU. An
+    answer that redirects is followed by requests from there.
+    """
+    headers = CaseInsensitiveDict(_DEFAULT_HEADERS)
+    headers["User-Agent"] = config.current.user_agent
+    headers.update(call.headers)
+    headers = CaseInsensitiveDict({k: v for k, v in headers.items() if v is not None})
+    started = time.monotonic()
+    raw = _pool.urlopen(
+        call.method, call.url, headers=headers, body=None, redirect=False,
+        assert_same_host=False, preload_content=False, decode_content=False,
+        retries=_adapter(call).max_retries,
+        timeout=urllib3.Timeout(connect=call.connect, read=call.read),
+    )
+    response = _response_of(call, headers, raw, time.monotonic() - started)
+    _read_body(response)
+    if response.is_redirect:
+        return _followed(call, response)
+    return response
+
+
+def _followed(call: _Call, response: requests.Response) -> requests.Response:
+    """The answer at the end of `response`'s redirects, followed by requests as
+    `Session.send` follows them (the same policy, this thread's session)."""
+    session = _session()
+    session.trust_env = False  # a plain call uses no proxy from the environment
+    hops = list(session.resolve_redirects(
+        response, response.request, stream=True, timeout=(call.connect, call.read),
+        verify=True, cert=None, proxies={},
+    ))
+    if not hops:
+        return response
+    final = hops.pop()
+    final.history = [response, *hops]
+    return final
+
+
+def _response_of(call: _Call, headers, raw, seconds: float) -> requests.Response:
+    """The requests `Response` of urllib3's `raw`, as requests' adapter builds it."""
+    request = requests.PreparedRequest()
+    request.method, request.url, request.headers, request.body = call.method, call.url, headers, None
+    request._cookies = requests.cookies.RequestsCookieJar()  # what a redirect reads
+    request.hooks["response"].append(_read_body)  # each redirect's body too
+    response = requests.Response()
+    response.status_code = raw.status
+    response.headers = CaseInsensitiveDict(raw.headers)
+    response.encoding = get_encoding_from_headers(response.headers)
+    response.raw, response.reason = raw, raw.reason
+    response.url, response.request = call.url, request
+    response.elapsed = timedelta(seconds=seconds)
+    return response
+
+
+def _send_with_requests(call: _Call, kwargs: dict) -> requests.Response:
+    return _session().request(
+        call.method, call.url, headers={"User-Agent": config.current.user_agent, **call.headers},
+        timeout=(call.connect, call.read), stream=True, hooks={"response": _read_body}, **kwargs,
+    )
 
 
 def _check_url(url: str) -> None:

@@ -257,6 +257,26 @@ def test_a_redirect_on_the_same_host_keeps_the_headers(upstream):
     assert upstream.requests[1][2]["X-Api-Key"] == "k3y-value"
 
 
+def test_a_redirected_get_asks_each_url_once_and_keeps_the_history(upstream):
+    upstream.route("/go", status=301, headers={"Location": "/next"})
+    upstream.route("/next", status=302, headers={"Location": "/landing"})
+    upstream.route("/landing", body="here")
+
+    response = http.fetch("GET", upstream.url("/go"))
+
+    assert response.text == "here" and response.url == upstream.url("/landing")
+    assert [hop.status_code for hop in response.history] == [301, 302]
+    assert [path for _, path, _ in upstream.requests] == ["/go", "/next", "/landing"]
+
+
+def test_credentials_in_a_checks_url_are_sent_as_basic_auth(upstream):
+    upstream.route("/private", body="in")
+    url = upstream.url("/private").replace("http://", "http://user:pa55@")
+
+    assert http.fetch("GET", url).text == "in"
+    assert upstream.requests[0][2]["Authorization"] == "Basic dXNlcjpwYTU1"
+
+
 def test_a_redirect_to_another_host_is_refused_when_the_caller_says_so(upstream, other_host):
     target = other_host.localhost_url("/landing")
     upstream.route("/go", status=302, headers={"Location": target})

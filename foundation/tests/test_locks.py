@@ -157,6 +157,37 @@ def test_one_thread_of_many_gets_the_lock(backend, name):
         assert sorted(pool.map(contend, range(16))) == [False] * 15 + [True]
 
 
+def test_many_locks_taken_at_once_are_the_free_ones(backend, name):
+    held_elsewhere = locks.lock(f"{name}-1", 10)
+    assert locks.try_acquire(held_elsewhere)
+    wanted = {i: locks.lock(f"{name}-{i}", 10) for i in range(4)}
+    taken = locks.try_acquire_many(wanted)
+    assert sorted(taken) == [0, 2, 3]
+    assert all(lock.owned() for lock in taken.values())
+    assert not locks.try_acquire(locks.lock(f"{name}-2", 10))
+
+
+def test_many_locks_taken_at_once_are_leases_renewed_until_released(backend, name, short_lease):
+    taken = locks.try_acquire_many({i: locks.lock(f"{name}-{i}", 10) for i in range(2)})
+    assert all(remaining_seconds(held) <= short_lease for held in taken.values())
+    time.sleep(short_lease * 4)
+    assert not locks.try_acquire(locks.lock(f"{name}-1", 10)), "the lease was not renewed"
+    locks.release_many(taken.values())
+    assert locks.try_acquire(locks.lock(f"{name}-1", 10))
+
+
+def test_many_locks_released_at_once_are_free_again_but_not_another_owners(backend, name):
+    wanted = {i: locks.lock(f"{name}-{i}", 0.2 if i == 0 else 10) for i in range(3)}
+    taken = locks.try_acquire_many(wanted)
+    time.sleep(0.3)  # the first one expires, and someone else takes it
+    other = locks.lock(f"{name}-0", 10)
+    assert locks.try_acquire(other)
+    locks.release_many([*taken.values(), None])
+    assert other.owned()
+    assert locks.try_acquire(locks.lock(f"{name}-1", 10))
+    assert locks.try_acquire(locks.lock(f"{name}-2", 10))
+
+
 def test_without_its_store_work_goes_on_unlocked_and_beat_stands_by(settings, name, caplog):
     settings.CACHES = redis_cache("redis://127.0.0.1:1/0")  # nothing listens there
     lock = locks.lock(name, 10)
@@ -165,3 +196,11 @@ def test_without_its_store_work_goes_on_unlocked_and_beat_stands_by(settings, na
     assert "running without it" in caplog.text
     with pytest.raises(redis.RedisError):
         locks.hold(lock)  # a leader cannot be sure: the caller stands by
+
+
+def test_without_its_store_many_locks_go_on_unlocked(settings, name, caplog):
+    settings.CACHES = redis_cache("redis://127.0.0.1:1/0")  # nothing listens there
+    wanted = {i: locks.lock(f"{name}-{i}", 10) for i in range(3)}
+    assert sorted(locks.try_acquire_many(wanted)) == [0, 1, 2]
+    locks.release_many(wanted.values())  # raises nothing
+    assert "running without them" in caplog.text
