@@ -7,6 +7,7 @@ A stand-in for pytest records how make called it and fails when told to; make ru
 for real, without installing anything (-o: the virtualenv counts as up to date).
 """
 
+import configparser
 import os
 import shutil
 import stat
@@ -53,3 +54,15 @@ def test_make_test_fails_when_either_step_fails_and_still_runs_both(tmp_path, fa
     status, calls = make_test(tmp_path, failing_step)
     assert status != 0
     assert len(calls) == 2
+
+
+def test_every_folder_of_tests_is_collected():
+    """A new app's tests run in `make test` only if pytest.ini's testpaths names it."""
+    ini = configparser.ConfigParser()
+    ini.read(ROOT / "pytest.ini")
+    collected = set(ini["pytest"]["testpaths"].split())
+    with_tests = {
+        path.parent.name for path in ROOT.glob("*/tests") if path.is_dir()
+    } | {path.name for path in ROOT.glob("*_tests") if path.is_dir()}
+    missing = sorted(with_tests - collected)
+    assert not missing, f"add {missing} to testpaths in pytest.ini, or their tests never run"
