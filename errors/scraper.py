@@ -32,13 +32,15 @@ error naming it, and the values resolved are taken back out of the errors shown.
 """
 
 import logging
+import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -46,7 +48,7 @@ from django.views.decorators.debug import sensitive_variables
 from errors import aggregation, discovery, fetch
 from errors.periskop import answers
 from errors.models import Service, Target, TargetStatus
-from foundation import placeholders
+from foundation import locks, placeholders
 
 logger = logging.getLogger(__name__)
 TARGET_FIELDS = [
@@ -120,7 +122,8 @@ def scrape_targets(service: Service, target_ids: list[int], token: str,
         logger.warning("Scrape of %s: request_headers: %s", service, exc)
         _unscrapable(targets, f"not scraped: request_headers: {exc}")
     else:
-        _fetch_and_merge(service, targets, headers, secrets, report)
+        with _claims_renewed([t.pk for t in targets], token, lock_seconds(service)):
+            _fetch_and_merge(service, targets, headers, secrets, report)
     for target in targets:
         target.claimed_by, target.claimed_until = "", None
     Target.objects.bulk_update(targets, TARGET_FIELDS)
@@ -130,8 +133,10 @@ def scrape_targets(service: Service, target_ids: list[int], token: str,
 
 
 def claim(service: Service, target_ids: list[int], token: str) -> list[Target]:
-    """The targets of `target_ids` that no other scrape holds, now held by `token`
-    for as long as a scrape's lock lasts."""
+    """The targets of `target_ids` that no other scrape holds, now held by `token`:
+    a lease of `locks.LEASE_SECONDS`, renewed while the scrape goes on
+    (`_claims_renewed`), so that the targets of a scrape whose worker was killed
+    are free again within a lease."""
     now = timezone.now()
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now) | Q(claimed_by=token)
     with transaction.atomic():
@@ -140,11 +145,40 @@ def claim(service: Service, target_ids: list[int], token: str) -> list[Target]:
             .filter(free, pk__in=target_ids)
             .order_by("pk")
         )
-        until = now + timedelta(seconds=lock_seconds(service))
+        until = now + timedelta(seconds=locks.LEASE_SECONDS)
         Target.objects.filter(pk__in=[t.pk for t in targets]).update(
             claimed_by=token, claimed_until=until
         )
     return targets
+
+
+@contextmanager
+def _claims_renewed(target_ids: list[int], token: str, most_seconds: float):
+    """Renew the claims of `token` on `target_ids` every third of a lease, for at
+    most `most_seconds`, until the block ends."""
+    stop = threading.Event()
+    deadline = time.monotonic() + most_seconds
+
+    def renew() -> None:
+        try:
+            while not stop.wait(locks.LEASE_SECONDS / 3) and time.monotonic() < deadline:
+                until = timezone.now() + timedelta(seconds=locks.LEASE_SECONDS)
+                try:
+                    Target.objects.filter(pk__in=target_ids, claimed_by=token).update(
+                        claimed_until=until
+                    )
+                except DatabaseError as exc:  # the next try may work; the lease may lapse
+                    logger.warning("Could not renew the claims of a scrape: %s", exc)
+        finally:
+            connection.close()  # this thread's own connection
+
+    renewer = threading.Thread(target=renew, name="errors-claims", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renewer.join()
 
 
 def lock_seconds(service: Service) -> int:

@@ -5,6 +5,7 @@ with the number of keys or instances.
 """
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -15,7 +16,8 @@ from django.utils import timezone
 from errors import scraper, tasks
 from errors.models import ErrorGroup, HourlyCount, Service, Target, TargetCount, TargetStatus
 from errors.tests.periskop_instance import PeriskopInstance
-from foundation import background
+from foundation import background, locks
+from testing.waiting import wait_until
 
 
 @pytest.fixture
@@ -155,13 +157,39 @@ def test_targets_claimed_by_a_running_scrape_are_left_to_it_but_its_rerun_takes_
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("instances", [1], indirect=True)
-def test_the_claim_of_a_scrape_that_died_ends_with_its_lock_time(instances):
+def test_the_claim_of_a_scrape_that_died_ends_with_its_lease(instances, monkeypatch):
+    monkeypatch.setattr(locks, "LEASE_SECONDS", 0.5)
     report_errors(instances, keys=1)
     service = make_service(instances)
     _, [ids] = scraper.plan(service)
-    scraper.claim(service, ids, "dead-worker")
-    Target.objects.update(claimed_until=timezone.now() - timedelta(seconds=1))
+    scraper.claim(service, ids, "dead-worker")  # and nothing renews it
+    assert scraper.scrape_targets(service, ids, "next-scrape").busy == 1
+    time.sleep(0.6)
     assert scraper.scrape_targets(service, ids, "next-scrape").up == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_claims_of_a_long_scrape_are_renewed_until_it_ends(upstream, monkeypatch):
+    monkeypatch.setattr(locks, "LEASE_SECONDS", 0.6)
+    upstream.route("/errors", json={"aggregated_errors": []}, delay=2.0)  # over 3 leases
+    service = Service.objects.create(
+        name="slow", discovery={"static_configs": [{"targets": [f"127.0.0.1:{upstream.port}"]}]}
+    )
+    _, [ids] = scraper.plan(service)
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(_scrape_in_thread, service, ids)
+        wait_until(lambda: upstream.hits("/errors"), 5, "the scrape did not start")
+        time.sleep(1.2)  # two leases: the claim lives only because it was renewed
+        assert scraper.scrape_targets(service, ids, "another-scrape").busy == 1
+        assert running.result(timeout=10).up == 1
+    assert Target.objects.get().claimed_by == ""
+
+
+def _scrape_in_thread(service, ids):
+    try:
+        return scraper.scrape_targets(service, ids, "long-scrape")
+    finally:
+        connection.close()
 
 
 # --- queries --------------------------------------------------------------------------
