@@ -44,30 +44,32 @@ _REFRESH_VALUE = re.compile(r"([?&]refresh=)[^&#\s'\"]+", re.I)
 _FORMATTER = logging.Formatter()
 
 
-def redact_text(text: str) -> str:
-    """`text` without any secret this process knows of (see the module docstring)."""
-    secrets = known_secrets()
+def redact_text(text: str, secrets: dict[str, str] | None = None) -> str:
+    """`text` without any secret this process knows of (see the module docstring);
+    `secrets`: `known_secrets()`, when the caller redacts many texts at once."""
+    secrets = known_secrets() if secrets is None else secrets
     if secrets:
         text = _pattern(tuple(secrets)).sub(lambda match: secrets[match.group(0)], text)
     return _REFRESH_VALUE.sub(r"\1***", scrub(text))
 
 
-def redact_value(value):
+def redact_value(value, secrets: dict[str, str] | None = None):
     """`value` with `redact_text` applied to every string in it; another object
     is replaced by its redacted repr, if that repr shows a secret."""
+    secrets = known_secrets() if secrets is None else secrets
     if isinstance(value, str):
-        return redact_text(value)
+        return redact_text(value, secrets)
     if isinstance(value, dict):
-        return {redact_value(k): redact_value(v) for k, v in value.items()}
+        return {redact_value(k, secrets): redact_value(v, secrets) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [redact_value(v) for v in value]
+        return [redact_value(v, secrets) for v in value]
     if value is None or isinstance(value, (bool, int, float)):
         return value
     try:
         shown = repr(value)
     except Exception:  # a broken __repr__: whoever formats it says so
         return value
-    clean = redact_text(shown)
+    clean = redact_text(shown, secrets)
     return value if clean == shown else clean
 
 
@@ -138,13 +140,14 @@ class RedactSecrets(logging.Filter):
 
 
 def _redact_record(record: logging.LogRecord) -> None:
-    _redact_message(record)
-    _redact_exception(record)
+    secrets = known_secrets()  # once a record: it reads the settings (on every request)
+    _redact_message(record, secrets)
+    _redact_exception(record, secrets)
     if record.stack_info:
-        record.stack_info = redact_text(record.stack_info)
+        record.stack_info = redact_text(record.stack_info, secrets)
     for name, value in list(vars(record).items()):
         if name not in _RECORD_ATTRIBUTES:
-            setattr(record, name, redact_value(value))
+            setattr(record, name, redact_value(value, secrets))
 
 
 def _withheld(record: logging.LogRecord, exc: Exception) -> dict:
@@ -154,28 +157,28 @@ def _withheld(record: logging.LogRecord, exc: Exception) -> dict:
     return {**kept, "msg": message, "args": (), "exc_info": None, "exc_text": None, "stack_info": None}
 
 
-def _redact_message(record: logging.LogRecord) -> None:
+def _redact_message(record: logging.LogRecord, secrets: dict[str, str]) -> None:
     try:
         message = record.getMessage()
     except Exception:  # logging would print the raw message and arguments
         message = f"{record.msg!r} % {record.args!r}"
-    clean = redact_text(message)
+    clean = redact_text(message, secrets)
     if clean != message:
         record.msg, record.args = clean, ()
 
 
-def _redact_exception(record: logging.LogRecord) -> None:
+def _redact_exception(record: logging.LogRecord, secrets: dict[str, str]) -> None:
     if record.exc_info and record.exc_info[0] is not None:
         text = _FORMATTER.formatException(record.exc_info)
-        clean = redact_text(text)
+        clean = redact_text(text, secrets)
         if clean != text:
             # The exception itself cannot be redacted: formatters get its text,
             # under the names mozlog gives them (the plain formatter uses exc_text).
-            record.error = redact_text(repr(record.exc_info[1]))
+            record.error = redact_text(repr(record.exc_info[1]), secrets)
             record.traceback = clean
             record.exc_info, record.exc_text = None, clean
     if record.exc_text:
-        record.exc_text = redact_text(record.exc_text)
+        record.exc_text = redact_text(record.exc_text, secrets)
 
 
 def before_send(event: dict, hint: dict) -> dict:
