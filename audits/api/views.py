@@ -290,10 +290,13 @@ def _info(check: Check, overrides: dict | None = None) -> dict:
 def _results_response(checks, results, single=False, overrides=None) -> Response:
     points = history.series(checks)
     bugs = buglists_for_checks(checks)  # one query for all the checks
-    # The parents' states as they are now, after the runs (one query); the results
-    # of this answer are newer than any stored one.
+    # The parents' states as they are now, after the runs (one query, and none when
+    # every check passed: only a failing check can be blocked); the results of this
+    # answer are newer than any stored one.
     outcomes = {check.pk: result.success for check, result in zip(checks, results)}
-    prefetch_parents(checks, outcomes)
+    failing = [check for check, result in zip(checks, results) if not result.success]
+    if failing:
+        prefetch_parents(failing, outcomes)
     quiet = Check.in_maintenance_each(checks)  # from the cache: no query
     payload = [
         {
