@@ -29,6 +29,7 @@ before its results were.
 import time
 import uuid
 
+from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse
 
@@ -41,6 +42,7 @@ from audits.runner import Job
 ANSWER_SECONDS = 10
 KEPT_HEADERS = ("Content-Type", "Vary", "Allow")
 CACHEABLE_STATUSES = (200, 503)
+X_FRAME_OPTIONS = getattr(settings, "X_FRAME_OPTIONS", "DENY").upper()  # as Django's middleware
 
 
 def answer(request, project: str, name: str) -> HttpResponse | None:
@@ -163,6 +165,11 @@ def keep_many(request, response, scope, version, read_generations, checks, resul
 
 def _replayed(stored: dict) -> HttpResponse:
     response = HttpResponse(stored["body"], status=stored["status"], headers=stored["headers"])
+    # The headers the middleware after CachedAnswersMiddleware adds to the
+    # rendered answer. Without Content-Length, gunicorn would frame the body in
+    # chunks: one more write to the socket, a fifth of a cached answer's cost.
+    response["Content-Length"] = str(len(stored["body"]))
+    response["X-Frame-Options"] = X_FRAME_OPTIONS
     # Its 503 is a failing check, not an error of this server: as when it was made
     # (audits.api.views), no django.request ERROR line for it.
     response._has_been_logged = True

@@ -254,3 +254,15 @@ def test_a_cached_answer_is_logged_and_counted_under_its_route(client, one, capl
     assert counted._value.get() == before + 1
     [record] = [r for r in caplog.records if r.name == "request.summary"]
     assert (record.path, record.code) == (URL, 200)
+
+
+@pytest.mark.parametrize("url", [URL, "/checks/proj"])
+def test_a_cached_answer_carries_the_headers_of_the_rendered_one(client, one, url):
+    # Without Content-Length, gunicorn frames the answer in chunks: a third write
+    # to the socket for each request, the costliest part of a cached answer.
+    rendered, _ = get(client, url)
+    get(client, url)  # a project's answer is kept from its first answer of cached results
+    cached, queries = get(client, url)
+    assert queries == 0, "the second request should be the cached answer"
+    assert cached["Content-Length"] == str(len(cached.content))
+    assert dict(cached.headers) == dict(rendered.headers)
