@@ -345,11 +345,19 @@ def test_absent_created_at_is_none():
         ("2020-02-17T20:12:45-02:30", datetime(2020, 2, 17, 22, 42, 45, tzinfo=UTC)),
         ("2020-02-17t22:42:45z", datetime(2020, 2, 17, 22, 42, 45, tzinfo=UTC)),
         ("2020-02-17 22:42:45", datetime(2020, 2, 17, 22, 42, 45, tzinfo=UTC)),  # no zone: UTC
+        ("2020-02-17T22:42:45 Z", datetime(2020, 2, 17, 22, 42, 45, tzinfo=UTC)),
+        ("2020-02-17T23:42:45,5+0100", datetime(2020, 2, 17, 22, 42, 45, 500000, tzinfo=UTC)),
+        ("2016-12-31T23:59:60Z", datetime(2016, 12, 31, 23, 59, 59, tzinfo=UTC)),  # a leap second
+        ("0001-01-01T00:00:00+01:00", None),  # Go's zero time east of UTC: unset, as epoch 0
         (1581979365, datetime(2020, 2, 17, 22, 42, 45, tzinfo=UTC)),
         (1581979365.25, datetime(2020, 2, 17, 22, 42, 45, 250000, tzinfo=UTC)),
     ],
 )
 def test_timestamps(text, expected):
+    if expected is None:
+        assert only_occurrence(minimal(created_at=text)).timestamp is not None
+        assert parse(minimal(created_at=text)).aggregated_errors[0].created_at is None
+        return
     timestamp = only_occurrence(minimal(latest_errors=[occurrence(timestamp=text)])).timestamp
 
     assert timestamp == expected
@@ -523,6 +531,12 @@ def entry_with(**fields):
         (minimal(created_at=[]), "aggregated_errors[0].created_at: expected an RFC 3339 date-time or epoch seconds, got a list of 0"),
         (entry_with(timestamp="yesterday"), "aggregated_errors[0].latest_errors[1].timestamp: expected an RFC 3339 date-time, got 'yesterday'"),
         (entry_with(timestamp="2020-02-30T00:00:00Z"), "aggregated_errors[0].latest_errors[1].timestamp: expected an RFC 3339 date-time, got '2020-02-30T00:00:00Z' (day is out of range for month)"),
+        # ISO 8601 forms that are not RFC 3339 (Python's fromisoformat reads them)
+        (entry_with(timestamp="2020-02-17T22:42:45+01"), "aggregated_errors[0].latest_errors[1].timestamp: expected an RFC 3339 date-time, got '2020-02-17T22:42:45+01'"),
+        (entry_with(timestamp="2020-02-17T22:42:45+01:00:30"), "aggregated_errors[0].latest_errors[1].timestamp: expected an RFC 3339 date-time, got '2020-02-17T22:42:45+01:00:30'"),
+        (entry_with(timestamp="2020-02-17T22:42:45.Z"), "aggregated_errors[0].latest_errors[1].timestamp: expected an RFC 3339 date-time, got '2020-02-17T22:42:45.Z'"),
+        (entry_with(timestamp="2020-02-17"), "aggregated_errors[0].latest_errors[1].timestamp: expected an RFC 3339 date-time, got '2020-02-17'"),
+        (entry_with(timestamp="9999-12-31T23:59:59-01:00"), "aggregated_errors[0].latest_errors[1].timestamp: expected a date-time before year 10000, got '9999-12-31T23:59:59-01:00'"),
         (entry_with(timestamp=-5), "aggregated_errors[0].latest_errors[1].timestamp: expected epoch seconds between 0 and year 9999, got -5"),
         (entry_with(timestamp=0), "aggregated_errors[0].latest_errors[1].timestamp: expected a date-time, got an unset one"),
         (entry_with(timestamp=None), "aggregated_errors[0].latest_errors[1].timestamp: expected an RFC 3339 date-time or epoch seconds, got null"),
@@ -630,6 +644,24 @@ def test_long_stack_line_is_truncated():
     (parsed,) = only_occurrence(with_error(stacktrace=[line])).error.stacktrace
 
     assert parsed.startswith("x" * payload_module.MAX_LINE_BYTES + "…")
+
+
+def test_one_unsafe_stack_line_is_sanitised_and_the_others_kept_as_they_are():
+    lines = ["Traceback (most recent call last):", "  File \"a.py\", line 1", "bad\x00line", "é"]
+
+    parsed = only_occurrence(with_error(stacktrace=lines)).error.stacktrace
+
+    assert parsed == ["Traceback (most recent call last):", "  File \"a.py\", line 1", "bad\ufffdline", "é"]
+
+
+def test_long_header_value_is_truncated_and_the_others_kept():
+    headers = {"X-Long": "v" * 10_000, "Accept": "*/*"}
+    context = {"request_method": "GET", "request_url": "/", "request_headers": headers}
+
+    parsed = only_occurrence(minimal(latest_errors=[occurrence(http_context=context)])).http_context
+
+    assert parsed.request_headers["Accept"] == "*/*"
+    assert parsed.request_headers["X-Long"].startswith("v" * payload_module.MAX_HEADER_BYTES + "…")
 
 
 def test_deep_cause_chain_is_cut():
