@@ -48,7 +48,6 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import BigIntegerField, Count, ExpressionWrapper, F, Min, Value, Window
-from django.db.models.expressions import RawSQL
 from django.db.models.constants import OnConflict
 from django.db.models.functions import Least, RowNumber
 from django.utils import timezone
@@ -63,6 +62,7 @@ from errors.models import (
     TargetCount,
 )
 from errors.payload import AggregateData, ErrorInfo, OccurrenceData, Payload
+from foundation.bulk_updates import case
 
 MAX_KEY_LENGTH = 500
 # An unchanged count is written again (marked seen) at most this often.
@@ -303,28 +303,12 @@ def _update_groups(groups, summaries, increments, now) -> None:
     grown = {pk: n for pk, n in increments.items() if n}
     rows = {pk for values in changes.values() for pk in values} | set(grown)
     if rows:
-        assignments = {name: _case(ErrorGroup, name, values) for name, values in changes.items()}
+        assignments = {name: case(ErrorGroup, name, values) for name, values in changes.items()}
         if grown:
-            assignments["total_count"] = _grown("total_count", _case(
+            assignments["total_count"] = _grown("total_count", case(
                 ErrorGroup, "total_count", grown, added=True
             ))
         ErrorGroup.objects.filter(pk__in=rows).update(**assignments)
-
-
-def _case(model, name: str, values: dict[int, object], added: bool = False) -> RawSQL:
-    """`CASE pk WHEN 1 THEN v1 ... ELSE column END`, for an UPDATE of many rows to
-    different values in one statement; with `added`, the values are increments
-    (`ELSE 0`), for the caller to add to the column. Django's bulk_update() builds
-    the same SQL out of one expression per row and field, which cost more than the
-    query itself."""
-    field, quote = model._meta.get_field(name), connection.ops.quote_name
-    fallback = "0" if added else quote(field.column)
-    whens, params = [], []
-    for pk, value in values.items():
-        whens.append("WHEN %s THEN %s")
-        params += [pk, field.get_db_prep_value(value, connection)]
-    sql = f"CASE {quote(model._meta.pk.column)} {' '.join(whens)} ELSE {fallback} END"
-    return RawSQL(sql, params, output_field=field)
 
 
 def _grown(column: str, increment):
@@ -356,9 +340,10 @@ def _earliest(*moments: datetime | None) -> datetime | None:
 
 def _store_occurrences(groups, items) -> int:
     """The batch's new samples, newest first, at most `ERRORS_MAX_OCCURRENCES` per
-    group: a query for what is stored, one for which are known, one for the times
-    of the groups that would go over the cap (so that only samples that stay are
-    inserted), one insert, and one delete of the stored samples they displace."""
+    group: a query for what is stored, one for which are known (the uuids the
+    groups hold), one for the times of the groups that would go over the cap (so
+    that only samples that stay are inserted), one insert, and one delete of the
+    stored samples they displace."""
     cap = settings.ERRORS_MAX_OCCURRENCES
     incoming = _newest_per_group(groups, items, cap)
     stored = _stored_samples(groups.values())
@@ -367,12 +352,12 @@ def _store_occurrences(groups, items) -> int:
         group_id: [o for o in occurrences if not (group_id in full and o.timestamp < full[group_id])]
         for group_id, occurrences in incoming.items()
     }
-    uuids = {o.uuid for occurrences in candidates.values() for o in occurrences}
+    # Only a group that holds samples can know one: theirs are read whole (at most
+    # about `cap` each), which costs less than a query naming thousands of uuids.
+    holding = [group_id for group_id, occurrences in candidates.items() if occurrences and group_id in stored]
     known = set(
-        Occurrence.objects.filter(group__in=list(candidates), uuid__in=uuids).values_list(
-            "group_id", "uuid"
-        )
-    ) if uuids else set()
+        Occurrence.objects.filter(group_id__in=holding).values_list("group_id", "uuid")
+    ) if holding else set()
     new = {
         group_id: [o for o in occurrences if (group_id, o.uuid) not in known]
         for group_id, occurrences in candidates.items()
@@ -488,7 +473,7 @@ def _add_hourly(increments: dict[int, int], now) -> None:
         return
     rows = dict(HourlyCount.objects.filter(group_id__in=grown, hour=hour).values_list("pk", "group_id"))
     if rows:
-        added = _case(
+        added = case(
             HourlyCount, "count", {pk: grown[group_id] for pk, group_id in rows.items()}, added=True
         )
         HourlyCount.objects.filter(pk__in=rows).update(count=_grown("count", added))

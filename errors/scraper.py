@@ -49,6 +49,7 @@ from errors import aggregation, discovery, fetch
 from errors.periskop import answers
 from errors.models import Service, Target, TargetStatus
 from foundation import locks, placeholders
+from foundation.bulk_updates import update_rows
 
 logger = logging.getLogger(__name__)
 TARGET_FIELDS = [
@@ -126,7 +127,7 @@ def scrape_targets(service: Service, target_ids: list[int], token: str,
             _fetch_and_merge(service, targets, headers, secrets, report)
     for target in targets:
         target.claimed_by, target.claimed_until = "", None
-    Target.objects.bulk_update(targets, TARGET_FIELDS)
+    update_rows(Target, targets, TARGET_FIELDS)
     _finish(service, report, time.time() - started)
     answers.refresh(service, changed=report.increment > 0)  # Periskop's answer, once per scrape or shard
     return report
