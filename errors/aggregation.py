@@ -41,6 +41,7 @@ report. A resolved group that gets new errors comes back, flagged as a regressio
 """
 
 import hashlib
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -367,8 +368,8 @@ def _store_occurrences(groups, items) -> int:
         new.update(_staying(new, over, cap))
     # In group order: checking their foreign keys share-locks the groups in the order
     # the merges lock them (MySQL), so neither waits for the other in a cycle.
-    rows = [_occurrence(group_id, o) for group_id in sorted(new) for o in new[group_id]]
-    Occurrence.objects.bulk_create(rows, ignore_conflicts=True)
+    rows = [_sample_row(group_id, o) for group_id in sorted(new) for o in new[group_id]]
+    _insert_samples(rows)
     if over:
         _trim(over, cap)
     return len(rows)
@@ -429,18 +430,67 @@ def _trim(group_ids: list[int], cap: int) -> None:
     Occurrence.objects.filter(pk__in=ranked).delete()
 
 
-def _occurrence(group_id: int, data: OccurrenceData) -> Occurrence:
-    return Occurrence(
-        group_id=group_id,
-        uuid=data.uuid[:64],
-        timestamp=data.timestamp,
-        severity=data.severity,
-        error_class=data.error.error_class[:255],
-        message=data.error.message,
-        stacktrace=data.error.stacktrace,
-        cause=_causes(data.error.cause),
-        http_context=_http_context(data),
+def _sample_row(group_id: int, data: OccurrenceData) -> dict:
+    """The `Occurrence` row of a sample, column by column."""
+    return {
+        "group_id": group_id,
+        "uuid": data.uuid[:64],
+        "timestamp": data.timestamp,
+        "severity": data.severity,
+        "error_class": data.error.error_class[:255],
+        "message": data.error.message,
+        "stacktrace": data.error.stacktrace,
+        "cause": _causes(data.error.cause),
+        "http_context": _http_context(data),
+    }
+
+
+# The columns of a sample row, as the database names and types them on PostgreSQL.
+SAMPLE_COLUMNS = {
+    "group_id": "bigint", "uuid": "text", "timestamp": "timestamptz", "severity": "text",
+    "error_class": "text", "message": "text", "stacktrace": "jsonb", "cause": "jsonb",
+    "http_context": "jsonb",
+}
+
+
+def _insert_samples(rows: list[dict]) -> None:
+    """Insert the sample `rows`, skipping any the database already holds (same group
+    and uuid). On PostgreSQL they go as one JSON document that the server unpacks
+    (`jsonb_to_recordset`): Django's `bulk_create` adapts nine parameters a row, each
+    JSON column encoded on its own, and psycopg then reads a statement of 90,000
+    placeholders, which cost a cold scrape of 500 instances a second of CPU."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        Occurrence.objects.bulk_create([Occurrence(**row) for row in rows], ignore_conflicts=True)
+        return
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(name) for name in SAMPLE_COLUMNS)
+    typed = ", ".join(f"{quote(name)} {kind}" for name, kind in SAMPLE_COLUMNS.items())
+    sql = (
+        f"INSERT INTO {quote(Occurrence._meta.db_table)} ({columns}) SELECT {columns}"
+        f" FROM jsonb_to_recordset(%s::jsonb) AS r({typed}) ON CONFLICT DO NOTHING"
     )
+    with connection.cursor() as cursor:
+        for document in _documents(rows):
+            cursor.execute(sql, [document])
+
+
+# A jsonb value holds at most 255 MB: samples go in documents of this size at most.
+SAMPLES_DOCUMENT_BYTES = 32 * 1024 * 1024
+
+
+def _documents(rows: list[dict]):
+    """JSON arrays of the `rows`, each under SAMPLES_DOCUMENT_BYTES (unless one row is)."""
+    chunk, size = [], 0
+    for row in rows:
+        part = json.dumps({**row, "timestamp": row["timestamp"].isoformat()})
+        if chunk and size + len(part) > SAMPLES_DOCUMENT_BYTES:
+            yield f"[{','.join(chunk)}]"
+            chunk, size = [], 0
+        chunk.append(part)
+        size += len(part) + 1
+    yield f"[{','.join(chunk)}]"
 
 
 def _causes(cause: ErrorInfo | None) -> list[dict] | None:

@@ -2,7 +2,7 @@
 DATABASE_URL works with the three stores users keep data in: SQLite (the rest of
 the suite), PostgreSQL and MariaDB/MySQL. The tests that touch the database most
 (import, export, the API, names the database must refuse in words, NUL in URLs,
-pushes, concurrent scrape merges, Periskop's stored answers)
+pushes, concurrent scrape merges, stored samples, Periskop's stored answers)
 run again in a subprocess against each real server.
 """
 
@@ -23,6 +23,7 @@ SUBSET = [
     "errors/tests/test_push.py",
     "errors/tests/test_scrape_scale.py",
     "errors/tests/test_periskop_answers.py",
+    "errors/tests/test_sample_storage.py",
 ]
 
 
