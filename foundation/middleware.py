@@ -165,25 +165,34 @@ def register_cached_answers(pattern: str, route: str, answer: Callable) -> None:
     _cached_answers.append((re.compile(pattern), route, answer))
 
 
+def cached_answer(request):
+    """The response an app gives `request` from its cache (`register_cached_answers`),
+    or None; the request is then labelled with the answer's route, for its metrics."""
+    if request.method not in READ_METHODS:
+        return None
+    path = request.path_info
+    for pattern, route, answer in _cached_answers:
+        match = pattern.fullmatch(path)
+        if match is None:
+            continue
+        response = answer(request, **match.groupdict())
+        if response is not None:
+            request.cached_answer_route = route
+            return response
+    return None
+
+
 class CachedAnswersMiddleware:
     """Answers the public reads that an app answers from its cache (see
-    `register_cached_answers`), before the middleware after it and the URL."""
+    `register_cached_answers`), before the middleware after it and the URL. Under
+    gunicorn, `foundation.wsgi.CachedAnswers` answers most of them even earlier."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.method in READ_METHODS:
-            path = request.path_info
-            for pattern, route, answer in _cached_answers:
-                match = pattern.fullmatch(path)
-                if match is None:
-                    continue
-                response = answer(request, **match.groupdict())
-                if response is not None:
-                    request.cached_answer_route = route
-                    return response
-        return self.get_response(request)
+        response = cached_answer(request)
+        return self.get_response(request) if response is None else response
 
 
 class _SkippedOnPublicReads:
