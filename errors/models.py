@@ -391,10 +391,12 @@ class PeriskopAnswer(models.Model):
 
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="periskop_answers")
     with_bodies = models.BooleanField(default=False)
-    body = models.BinaryField(default=b"")
     rendered_from = models.DateTimeField(null=True)
     invalidated_at = models.DateTimeField(null=True)
     valid_until = models.DateTimeField(null=True)
+    # Last, in the table too (migration 0008): SQLite reads a row's columns in
+    # order, and a column after megabytes of body costs reading through them.
+    body = models.BinaryField(default=b"")
 
     class Meta:
         constraints = [
