@@ -121,9 +121,6 @@ _RFC3339 = re.compile(
 )
 
 
-
-
-
 @dataclass(frozen=True)
 class ErrorInfo:
     error_class: str
@@ -393,7 +390,7 @@ def _all_plain_strings(values, max_bytes: int) -> bool:
     return (
         all(type(v) is str for v in values)
         and _plain("".join(values))
-        and max(map(len, values), default=0) * 4 <= max_bytes  # 4 bytes a character at most
+        and max(map(len, values), default=0) <= max_bytes  # ASCII: a byte a character
     )
 
 

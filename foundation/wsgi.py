@@ -20,8 +20,8 @@ answers cached reads that reach it another way (HEAD, the test client, ASGI).
 import logging
 
 from django.conf import settings
-from django.core.handlers.wsgi import WSGIRequest
 from django.core.exceptions import MiddlewareNotUsed
+from django.core.handlers.wsgi import WSGIRequest
 from django.utils.module_loading import import_string
 
 from foundation.middleware import cached_answer
@@ -51,18 +51,20 @@ class CachedAnswers:
         return self.application(environ, start_response)
 
     def _answer(self, environ):
-        # A copy: WSGIRequest writes the decoded path into its environ, which
-        # Django's handler, if it answers instead, must get as the server gave it.
-        request = WSGIRequest({**environ})
         try:
             outer = self._outer_middleware()
-            answer = cached_answer(request) if outer is not None else None
+            if outer is None:
+                return None
+            # A copy: WSGIRequest writes the decoded path into its environ, which
+            # Django's handler, if it answers instead, must get as the server gave it.
+            request = WSGIRequest({**environ})
+            answer = cached_answer(request)
             if answer is None:
                 return None
             request.cached_response = answer
             return outer(request)
         except Exception:  # Django answers it, and reports what fails in its own way
-            logger.exception("A cached answer failed: Django answers %s", request.path)
+            logger.exception("A cached answer failed: Django answers the request")
             return None
 
     def _outer_middleware(self):
@@ -80,6 +82,7 @@ class CachedAnswers:
                     continue
             self._outer = handler
         return self._outer
+
 
 def _cached_response(request):
     return request.cached_response

@@ -646,6 +646,14 @@ def test_long_stack_line_is_truncated():
     assert parsed.startswith("x" * payload_module.MAX_LINE_BYTES + "…")
 
 
+def test_a_stack_line_of_exactly_the_limit_is_kept_whole_and_one_more_byte_is_cut():
+    limit = payload_module.MAX_LINE_BYTES
+    kept, cut = only_occurrence(with_error(stacktrace=["x" * limit, "y" * (limit + 1)])).error.stacktrace
+
+    assert kept == "x" * limit
+    assert cut.startswith("y" * limit + "…")
+
+
 def test_one_unsafe_stack_line_is_sanitised_and_the_others_kept_as_they_are():
     lines = ["Traceback (most recent call last):", "  File \"a.py\", line 1", "bad\x00line", "é"]
 
