@@ -20,6 +20,7 @@ SUBSET = [
     "audits/tests/test_project_checks.py",
     "audits/tests/test_config_validation.py",
     "foundation/tests/test_nul_in_urls.py",
+    "foundation/tests/test_bulk_updates.py",
     "errors/tests/test_push.py",
     "errors/tests/test_scrape_scale.py",
     "errors/tests/test_periskop_answers.py",
