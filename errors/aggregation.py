@@ -267,7 +267,7 @@ def _upsert_counts(rows: list[tuple[int, str, int]], now) -> None:
     if not rows:
         return
     ops, quote = connection.ops, connection.ops.quote_name
-    fields = [TargetCount._meta.get_field(name) for name in ("group", "target_id", "count", "seen_at")]
+    fields = [TargetCount._meta.get_field(column) for column in COUNT_COLUMNS]
     seen_at = fields[3].get_db_prep_save(now, connection)
     # MySQL and MariaDB take no conflict target: their upsert is on any unique key.
     unique = ("group_id", "target_id") if connection.features.supports_update_conflicts_with_target else ()
@@ -445,14 +445,6 @@ def _sample_row(group_id: int, data: OccurrenceData) -> dict:
     }
 
 
-# The columns of a sample row, as the database names and types them on PostgreSQL.
-SAMPLE_COLUMNS = {
-    "group_id": "bigint", "uuid": "text", "timestamp": "timestamptz", "severity": "text",
-    "error_class": "text", "message": "text", "stacktrace": "jsonb", "cause": "jsonb",
-    "http_context": "jsonb",
-}
-
-
 def _insert_samples(rows: list[dict]) -> None:
     """Insert the sample `rows`, skipping any the database already holds (same group
     and uuid). On PostgreSQL they go as one JSON document that the server unpacks
@@ -465,8 +457,9 @@ def _insert_samples(rows: list[dict]) -> None:
         Occurrence.objects.bulk_create([Occurrence(**row) for row in rows], ignore_conflicts=True)
         return
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(name) for name in SAMPLE_COLUMNS)
-    typed = ", ".join(f"{quote(name)} {kind}" for name, kind in SAMPLE_COLUMNS.items())
+    fields = [Occurrence._meta.get_field(column) for column in rows[0]]  # `_sample_row`'s
+    columns = ", ".join(quote(field.column) for field in fields)
+    typed = ", ".join(f"{quote(field.column)} {field.db_type(connection)}" for field in fields)
     sql = (
         f"INSERT INTO {quote(Occurrence._meta.db_table)} ({columns}) SELECT {columns}"
         f" FROM jsonb_to_recordset(%s::jsonb) AS r({typed}) ON CONFLICT DO NOTHING"
